@@ -1,0 +1,89 @@
+/**
+ * Astarte device SDK for Deno: join an [Astarte](https://docs.astarte-platform.org) realm,
+ * stream data, keep properties in sync and receive server commands.
+ *
+ * @example Connect, stream and set a property
+ * ```ts ignore
+ * import { Device } from "@astarte-deno/device-sdk";
+ *
+ * await using device = new Device({
+ *   deviceId: "ABEiM0RVZneImaq7zN3u_w",
+ *   realm: "myrealm",
+ *   credentialsSecret: Deno.env.get("ASTARTE_SECRET"),
+ *   pairingUrl: "https://api.example.com/pairing",
+ * });
+ * await device.addInterfacesFromDir("./interfaces");
+ * await device.connect();
+ * await device.send("org.astarte-platform.genericsensors.Values", "/test0/value", 0.3, {
+ *   timestamp: new Date(),
+ * });
+ * ```
+ *
+ * @module
+ */
+export {
+  type ConnectedInfo,
+  type ConnectionState,
+  type DefaultTransportOptions,
+  Device,
+  type DeviceOptions,
+  type DisconnectReason,
+  type IncomingData,
+  type SendOptions,
+  type SendResult,
+  type SendStatus,
+} from "./src/device.ts";
+export type { SessionOptions } from "./src/_session.ts";
+export type { BackoffOptions } from "./src/_backoff.ts";
+export {
+  AstarteError,
+  type AstarteErrorCode,
+  InterfaceError,
+  type InterfaceErrorDetails,
+  ValidationError,
+  type ValidationErrorDetails,
+} from "./src/errors.ts";
+export {
+  type Aggregation,
+  type DatabaseRetentionPolicy,
+  Interface,
+  type InterfaceJson,
+  type InterfaceType,
+  isValidInterfaceName,
+  type Mapping,
+  type MappingJson,
+  type Ownership,
+  parseInterface,
+  type PathResolution,
+  type QoS,
+  type Reliability,
+  type Retention,
+} from "./src/interface.ts";
+export * from "./src/values.ts";
+export type { Codec, CodecChoice, CodecName, EncodedSample, SampleInput } from "./src/codec.ts";
+export { createCodec } from "./src/codec/create_codec.ts";
+export { TsCodec } from "./src/codec/ts_codec.ts";
+export type {
+  Transport,
+  TransportConnectOptions,
+  TransportConnectResult,
+  TransportListener,
+  TransportMessage,
+} from "./src/transport.ts";
+export type {
+  NewRetainedSample,
+  PropertyRecord,
+  PropertyState,
+  RetainedSample,
+  Store,
+  StoredCredentials,
+} from "./src/store.ts";
+export { MemoryStore } from "./plugins/memory/memory_store.ts";
+export {
+  generateDeviceId,
+  generateRandomDeviceId,
+  isValidDeviceId,
+  isValidRealmName,
+} from "./src/pairing/device_id.ts";
+export { registerDevice, type RegisterDeviceOptions } from "./src/pairing/credentials.ts";
+export { PairingError, type PairingErrorKind } from "./src/pairing/pairing_client.ts";

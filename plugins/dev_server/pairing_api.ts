@@ -1,0 +1,574 @@
+/**
+ * The Pairing API half of the embedded Astarte dev server: the endpoints of spec 3.3 with the
+ * status codes and error bodies of 3.3.1-3.3.4 and the lifecycle rules of spec 2, for one
+ * realm, in memory. Agent JWTs are ES256, signed by a realm key generated at start.
+ *
+ * Deliberate differences from a real Astarte (each marked in the code):
+ * - the verify endpoint also reports superseded certificates as `REVOKED` (real Pairing does
+ *   not look at revocation), so renewal can be exercised end to end;
+ * - only ES256 agent JWTs are accepted (the realm key is P-256).
+ *
+ * @module
+ */
+import type { ClientCertificateVerdict, LocalCa } from "./local_ca.ts";
+
+const BEARER_RE = /^bearer:?\s+(.*)$/is;
+const HOUR_MS = 3_600_000;
+
+/** Optional sink for the server's diagnostics; secrets are never passed to it. */
+export interface PairingApiLogger {
+  /** Normal events (registrations, issued certificates). */
+  info?(message: string): void;
+  /** Unexpected failures (a request handler threw). */
+  warn?(message: string): void;
+}
+
+/** Options of {@link startPairingApi}. */
+export interface PairingApiOptions {
+  /** The only realm served; other realms get 403 `Forbidden`. */
+  readonly realm: string;
+  /** The CA that signs device CSRs and verifies client certificates. */
+  readonly ca: LocalCa;
+  /** `broker_url` returned by the device info endpoint, e.g. `mqtts://127.0.0.1:8883`. */
+  readonly brokerUrl: string;
+  /**
+   * Interface to listen on.
+   * @default {"127.0.0.1"}
+   */
+  readonly hostname?: string;
+  /**
+   * TCP port; 0 picks a free one.
+   * @default {0}
+   */
+  readonly port?: number;
+  /** Serve HTTPS with this certificate and key (PEM), e.g. from `ca.issueServerCertificate()`. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /**
+   * Path prefix the API is mounted under, e.g. `/pairing`.
+   * @default {""}
+   */
+  readonly basePath?: string;
+  /**
+   * Version string reported by the device info endpoint.
+   * @default {"1.5.0-dev"}
+   */
+  readonly version?: string;
+  /**
+   * Clock, ms since the epoch (JWT expiry and verify timestamps).
+   * @default {Date.now}
+   */
+  readonly now?: () => number;
+  /** Diagnostics sink; nothing is printed without one. */
+  readonly logger?: PairingApiLogger;
+}
+
+/** Options of {@link PairingApi.realmJwt}. */
+export interface RealmJwtOptions {
+  /**
+   * The `a_pa` claim.
+   * @default {[".*::.*"]}
+   */
+  readonly aPa?: readonly string[];
+  /**
+   * Lifetime of the token in seconds; negative values make an already expired token.
+   * @default {3600}
+   */
+  readonly expiresInSeconds?: number;
+}
+
+/** Status of a device as the device info endpoint reports it. */
+export type DevDeviceStatus = "pending" | "confirmed" | "inhibited";
+
+/** A registered device, as seen by the dev server. */
+export interface DevDevice {
+  /** Canonical 22-character device ID. */
+  readonly deviceId: string;
+  /** `pending` until the first certificate request, then `confirmed`; or `inhibited`. */
+  readonly status: DevDeviceStatus;
+  /** `initial_introspection` of the last registration. */
+  readonly initialIntrospection: Readonly<Record<string, { major: number; minor: number }>>;
+  /** Serial (lowercase hex) of the current certificate, if one was issued. */
+  readonly certificateSerial?: string;
+  /** Source address of the last certificate request. */
+  readonly lastCredentialsRequestIp?: string;
+}
+
+/** Operator view of the registered devices. */
+export interface PairingApiDevices {
+  /** The device, if registered. */
+  get(deviceId: string): DevDevice | undefined;
+  /** Every registered device. */
+  list(): DevDevice[];
+  /** Removes a device and revokes its certificates (like `DELETE agent/devices/<id>`). */
+  unregister(deviceId: string): boolean;
+  /** Blocks or unblocks certificate requests of a device. */
+  setInhibited(deviceId: string, inhibited: boolean): boolean;
+}
+
+/** A running dev Pairing API. */
+export interface PairingApi extends AsyncDisposable {
+  /** Base URL to give the SDK as `pairingUrl` (includes `basePath`). */
+  readonly url: string;
+  /** The realm served. */
+  readonly realm: string;
+  /** Registered devices. */
+  readonly devices: PairingApiDevices;
+  /**
+   * Mints an agent JWT signed with the realm key.
+   *
+   * @param options `a_pa` claim and lifetime
+   * @returns the compact JWS
+   */
+  realmJwt(options?: RealmJwtOptions): Promise<string>;
+  /** Stops the server and waits until it is closed. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+interface DeviceRecord {
+  deviceId: string;
+  secretHash: string;
+  confirmed: boolean;
+  inhibited: boolean;
+  initialIntrospection: Record<string, { major: number; minor: number }>;
+  lastCredentialsRequestIp?: string;
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Starts the dev Pairing API with `Deno.serve`.
+ *
+ * @param options realm, CA, broker URL, address and TLS settings
+ * @returns the running API
+ *
+ * @example
+ * ```ts ignore
+ * import { LocalCa, startPairingApi } from "@astarte-deno/device-sdk/dev-server";
+ * const ca = await LocalCa.create();
+ * await using api = await startPairingApi({ realm: "test", ca, brokerUrl: "mqtts://127.0.0.1:8883" });
+ * const jwt = await api.realmJwt();
+ * ```
+ */
+export async function startPairingApi(options: PairingApiOptions): Promise<PairingApi> {
+  const realmKeys = await crypto.subtle.generateKey(
+    { name: "ECDSA", namedCurve: "P-256" },
+    false,
+    ["sign", "verify"],
+  );
+  return new DevPairingApi(options, realmKeys);
+}
+
+class DevPairingApi implements PairingApi {
+  readonly url: string;
+  readonly realm: string;
+  readonly devices: PairingApiDevices;
+  #options: PairingApiOptions;
+  #keys: CryptoKeyPair;
+  #now: () => number;
+  #basePath: string;
+  #records = new Map<string, DeviceRecord>();
+  #server: Deno.HttpServer<Deno.NetAddr>;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: PairingApiOptions, keys: CryptoKeyPair) {
+    this.#options = options;
+    this.#keys = keys;
+    this.#now = options.now ?? Date.now;
+    this.#basePath = (options.basePath ?? "").replace(/\/+$/, "");
+    this.realm = options.realm;
+    this.devices = this.#devicesView();
+    const hostname = options.hostname ?? "127.0.0.1";
+    const serveOptions = {
+      hostname,
+      port: options.port ?? 0,
+      onListen() {},
+      onError: (err: unknown) => {
+        options.logger?.warn?.(`Pairing API handler failed: ${(err as Error)?.message ?? err}`);
+        return jsonResponse(500, { errors: { detail: "Internal server error" } });
+      },
+    };
+    this.#server = options.tls
+      ? Deno.serve(
+        { ...serveOptions, cert: options.tls.cert, key: options.tls.key },
+        (req, info) => this.#handle(req, info),
+      )
+      : Deno.serve(serveOptions, (req, info) => this.#handle(req, info));
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    const scheme = options.tls ? "https" : "http";
+    this.url = `${scheme}://${host}:${this.#server.addr.port}${this.#basePath}`;
+  }
+
+  async realmJwt(options: RealmJwtOptions = {}): Promise<string> {
+    const iat = Math.floor(this.#now() / 1000);
+    const header = { alg: "ES256", typ: "JWT" };
+    const payload = {
+      a_pa: [...(options.aPa ?? [".*::.*"])],
+      iat,
+      exp: iat + (options.expiresInSeconds ?? HOUR_MS / 1000),
+    };
+    const signingInput = `${b64urlJson(header)}.${b64urlJson(payload)}`;
+    const signature = await crypto.subtle.sign(
+      { name: "ECDSA", hash: "SHA-256" },
+      this.#keys.privateKey,
+      new TextEncoder().encode(signingInput),
+    );
+    return `${signingInput}.${new Uint8Array(signature).toBase64(B64URL)}`;
+  }
+
+  shutdown(): Promise<void> {
+    this.#closed ??= this.#server.shutdown().then(() => this.#server.finished);
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  async #handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+    const path = new URL(req.url).pathname;
+    if (!path.startsWith(`${this.#basePath}/`)) return notFound();
+    let segments: string[];
+    try {
+      segments = path.slice(this.#basePath.length + 1).split("/").map(decodeURIComponent);
+    } catch {
+      return notFound();
+    }
+    const [version, realm, area, ...rest] = segments;
+    if (version !== "v1" || realm === undefined || area === undefined) return notFound();
+    const method = req.method;
+    if (area === "agent" && rest[0] === "devices") {
+      const route = rest.length === 1 && method === "POST"
+        ? "register"
+        : rest.length === 2 && method === "DELETE"
+        ? "unregister"
+        : undefined;
+      if (route === undefined) return notFound();
+      if (realm !== this.realm) return forbidden();
+      const denied = await this.#authorizeAgent(req, method, ["agent", ...rest].join("/"));
+      if (denied) return denied;
+      return route === "register" ? await this.#register(req) : this.#unregister(rest[1]!);
+    }
+    if (area === "devices" && rest.length >= 1) {
+      const [rawId, ...tail] = rest;
+      const sub = tail.join("/");
+      const route = tail.length === 0 && method === "GET"
+        ? "info"
+        : sub === "protocols/astarte_mqtt_v1/credentials" && method === "POST"
+        ? "credentials"
+        : sub === "protocols/astarte_mqtt_v1/credentials/verify" && method === "POST"
+        ? "verify"
+        : undefined;
+      if (route === undefined) return notFound();
+      if (realm !== this.realm) return forbidden();
+      const token = bearerToken(req);
+      if (token === undefined) return jsonResponse(401, { errors: { detail: "Unauthorized" } });
+      const deviceId = canonicalDeviceId(rawId!);
+      if (deviceId === undefined) {
+        // Spec 3.3.2: a malformed ID yields an error the real fallback controller does not map;
+        // most likely a 500, which is what this server answers.
+        return jsonResponse(500, { errors: { detail: "Internal server error" } });
+      }
+      const record = this.#records.get(deviceId);
+      if (record === undefined) return jsonResponse(404, { errors: { detail: "Device not found" } });
+      if (record.secretHash !== await sha256Hex(token)) return forbidden();
+      if (route === "info") return this.#info(record);
+      if (route === "credentials") return await this.#credentials(req, record, info);
+      return await this.#verify(req);
+    }
+    return notFound();
+  }
+
+  /** Returns an error response, or undefined when the agent JWT allows `method::path`. */
+  async #authorizeAgent(req: Request, method: string, path: string): Promise<Response | undefined> {
+    const token = bearerToken(req);
+    if (token === undefined) {
+      return jsonResponse(401, { errors: { detail: "Missing authorization token" } });
+    }
+    const claims = await this.#verifyJwt(token);
+    if (claims === undefined) {
+      return jsonResponse(401, { errors: { detail: "Invalid JWT token" } });
+    }
+    if (!allowedByAPa(claims.a_pa, method, path)) {
+      return jsonResponse(403, {
+        errors: {
+          detail: `Unauthorized access to ${method} ${path}. Please verify your permissions`,
+        },
+      });
+    }
+    return undefined;
+  }
+
+  /** Verifies signature and time claims; returns the claims or undefined. */
+  async #verifyJwt(token: string): Promise<Json | undefined> {
+    const parts = token.split(".");
+    if (parts.length !== 3) return undefined;
+    try {
+      const header = JSON.parse(new TextDecoder().decode(fromB64url(parts[0]!)));
+      // Only ES256: the realm key of this server is P-256.
+      if (header?.alg !== "ES256") return undefined;
+      const signature = fromB64url(parts[2]!);
+      const ok = await crypto.subtle.verify(
+        { name: "ECDSA", hash: "SHA-256" },
+        this.#keys.publicKey,
+        signature,
+        new TextEncoder().encode(`${parts[0]}.${parts[1]}`),
+      );
+      if (!ok) return undefined;
+      const claims = JSON.parse(new TextDecoder().decode(fromB64url(parts[1]!)));
+      if (!isRecord(claims)) return undefined;
+      const nowSeconds = this.#now() / 1000;
+      if (typeof claims.exp === "number" && nowSeconds >= claims.exp) return undefined;
+      if (typeof claims.nbf === "number" && nowSeconds < claims.nbf) return undefined;
+      return claims;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #register(req: Request): Promise<Response> {
+    const data = await readData(req);
+    if (data === undefined) return badRequest();
+    const hwId = data.hw_id;
+    if (hwId === undefined || hwId === null || hwId === "") {
+      return jsonResponse(422, { errors: { hw_id: ["can't be blank"] } });
+    }
+    // Like Pairing, accept any base64url text of at least 128 bits and keep the first 16
+    // bytes (the SDK itself only ever sends canonical 22-character IDs).
+    const deviceId = typeof hwId === "string" ? canonicalDeviceId(hwId) : undefined;
+    if (deviceId === undefined) {
+      return jsonResponse(422, { errors: { hw_id: ["is not a valid base64 encoded 128 bits id"] } });
+    }
+    const introspection = parseIntrospection(data.initial_introspection);
+    if (typeof introspection === "string") {
+      return jsonResponse(422, { errors: { initial_introspection: [introspection] } });
+    }
+    const existing = this.#records.get(deviceId);
+    if (existing?.confirmed) {
+      return jsonResponse(422, { errors: { detail: "Device already registered" } });
+    }
+    // Each (re-)registration returns a new secret and invalidates the previous one.
+    const secret = crypto.getRandomValues(new Uint8Array(32)).toBase64();
+    this.#records.set(deviceId, {
+      deviceId,
+      secretHash: await sha256Hex(secret),
+      confirmed: false,
+      inhibited: existing?.inhibited ?? false,
+      initialIntrospection: introspection,
+    });
+    this.#options.logger?.info?.(`Registered device ${this.realm}/${deviceId}`);
+    return jsonResponse(201, { data: { credentials_secret: secret } });
+  }
+
+  #unregister(rawId: string): Response {
+    const deviceId = canonicalDeviceId(rawId);
+    if (deviceId === undefined || !this.devices.unregister(deviceId)) {
+      return jsonResponse(404, { errors: { detail: "Device not found" } });
+    }
+    return new Response(null, { status: 204 });
+  }
+
+  #info(record: DeviceRecord): Response {
+    return jsonResponse(200, {
+      data: {
+        version: this.#options.version ?? "1.5.0-dev",
+        status: statusOf(record),
+        protocols: { astarte_mqtt_v1: { broker_url: this.#options.brokerUrl } },
+      },
+    });
+  }
+
+  async #credentials(
+    req: Request,
+    record: DeviceRecord,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Promise<Response> {
+    const data = await readData(req);
+    if (data === undefined) return badRequest();
+    const csr = data.csr;
+    if (typeof csr !== "string" || csr.trim() === "") {
+      return jsonResponse(422, { errors: { csr: ["can't be blank"] } });
+    }
+    if (record.inhibited) {
+      // Spec 3.3.3: `credentials_request_inhibited` is not mapped by the real fallback
+      // controller; most likely a 500.
+      return jsonResponse(500, { errors: { detail: "Internal server error" } });
+    }
+    let clientCrt: string;
+    try {
+      // Signing supersedes (revokes) the previous certificate of the device.
+      clientCrt = await this.#options.ca.signCertificateRequest(csr, {
+        realm: this.realm,
+        deviceId: record.deviceId,
+      });
+    } catch (err) {
+      if (err instanceof SyntaxError) {
+        return jsonResponse(422, { errors: { csr: ["is not a valid PEM CSR"] } });
+      }
+      throw err;
+    }
+    record.confirmed = true;
+    record.lastCredentialsRequestIp = info.remoteAddr.hostname;
+    this.#options.logger?.info?.(`Issued a certificate to ${this.realm}/${record.deviceId}`);
+    return jsonResponse(201, { data: { client_crt: clientCrt } });
+  }
+
+  async #verify(req: Request): Promise<Response> {
+    const data = await readData(req);
+    if (data === undefined) return badRequest();
+    const crt = data.client_crt;
+    if (typeof crt !== "string" || crt.trim() === "") {
+      return jsonResponse(422, { errors: { client_crt: ["can't be blank"] } });
+    }
+    // Deliberately stricter than Pairing: superseded certificates are reported as REVOKED.
+    // Like Pairing, the CN is not compared with the calling device.
+    const verdict: ClientCertificateVerdict = await this.#options.ca.verifyClientCertificate(crt);
+    const timestamp = pairingTimestamp(this.#now());
+    const body = verdict.valid
+      ? { valid: true, timestamp, until: pairingTimestamp(verdict.until.getTime()) }
+      : { valid: false, timestamp, cause: verdict.cause, details: null };
+    return jsonResponse(200, { data: body });
+  }
+
+  #devicesView(): PairingApiDevices {
+    const snapshot = (record: DeviceRecord): DevDevice => {
+      const serial = this.#options.ca.latestSerial(`${this.realm}/${record.deviceId}`);
+      return {
+        deviceId: record.deviceId,
+        status: statusOf(record),
+        initialIntrospection: structuredClone(record.initialIntrospection),
+        ...(serial !== undefined && { certificateSerial: serial }),
+        ...(record.lastCredentialsRequestIp !== undefined &&
+          { lastCredentialsRequestIp: record.lastCredentialsRequestIp }),
+      };
+    };
+    return {
+      get: (deviceId) => {
+        const record = this.#records.get(deviceId);
+        return record && snapshot(record);
+      },
+      list: () => [...this.#records.values()].map(snapshot),
+      unregister: (deviceId) => {
+        if (!this.#records.delete(deviceId)) return false;
+        this.#options.ca.revokeAll(`${this.realm}/${deviceId}`);
+        return true;
+      },
+      setInhibited: (deviceId, inhibited) => {
+        const record = this.#records.get(deviceId);
+        if (record === undefined) return false;
+        record.inhibited = inhibited;
+        return true;
+      },
+    };
+  }
+}
+
+const B64URL = { alphabet: "base64url", omitPadding: true } as const;
+
+function statusOf(record: DeviceRecord): DevDeviceStatus {
+  if (record.inhibited) return "inhibited";
+  return record.confirmed ? "confirmed" : "pending";
+}
+
+function bearerToken(req: Request): string | undefined {
+  const header = req.headers.get("authorization");
+  if (header === null) return undefined;
+  const match = BEARER_RE.exec(header);
+  return match?.[1] || undefined;
+}
+
+/** `a_pa` entries are `<METHOD-regex>:<unused>:<PATH-regex>`, each regex anchored. */
+function allowedByAPa(aPa: unknown, method: string, path: string): boolean {
+  if (!Array.isArray(aPa)) return false;
+  return aPa.some((entry) => {
+    if (typeof entry !== "string") return false;
+    const first = entry.indexOf(":");
+    const second = entry.indexOf(":", first + 1);
+    if (first < 0 || second < 0) return false;
+    try {
+      return new RegExp(`^(?:${entry.slice(0, first)})$`).test(method) &&
+        new RegExp(`^(?:${entry.slice(second + 1)})$`).test(path);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The canonical 22-char ID of any base64url text of at least 16 bytes, else undefined. */
+function canonicalDeviceId(text: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
+  try {
+    const bytes = Uint8Array.fromBase64(text, { alphabet: "base64url" });
+    return bytes.length < 16 ? undefined : bytes.subarray(0, 16).toBase64(B64URL);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The introspection map, or the validation message of spec 3.3.1. */
+function parseIntrospection(
+  value: unknown,
+): Record<string, { major: number; minor: number }> | string {
+  if (value === undefined || value === null) return {};
+  if (!isRecord(value)) return "is invalid";
+  const out: Record<string, { major: number; minor: number }> = {};
+  for (const [name, version] of Object.entries(value)) {
+    if (!isRecord(version) || !Number.isInteger(version.major) || !Number.isInteger(version.minor)) {
+      return `has invalid format for interface ${name}`;
+    }
+    const major = version.major as number;
+    const minor = version.minor as number;
+    if (major < 0 || minor < 0) return `has negative versions in interface ${name}`;
+    out[name] = { major, minor };
+  }
+  return out;
+}
+
+async function readData(req: Request): Promise<Json | undefined> {
+  try {
+    const body = await req.json();
+    return isRecord(body) && isRecord(body.data) ? body.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `YYYY-MM-DD HH:MM:SS.mmmZ`, the form Pairing renders (spec 3.3.4). */
+function pairingTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ");
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return new Uint8Array(digest).toHex();
+}
+
+function b64urlJson(value: unknown): string {
+  return new TextEncoder().encode(JSON.stringify(value)).toBase64(B64URL);
+}
+
+function fromB64url(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.fromBase64(text, { alphabet: "base64url" });
+}
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function jsonResponse(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+function notFound(): Response {
+  return jsonResponse(404, { errors: { detail: "Not found" } });
+}
+
+function forbidden(): Response {
+  return jsonResponse(403, { errors: { detail: "Forbidden" } });
+}
+
+function badRequest(): Response {
+  return jsonResponse(400, { errors: { detail: "Bad request" } });
+}

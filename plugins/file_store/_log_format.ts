@@ -1,0 +1,362 @@
+/**
+ * Binary format of the FileStore log (private).
+ *
+ * A log file is an 8-byte header (`ASTRLOG` + format version byte) followed by records. Each
+ * record is framed as `u32le bodyLength | u32le crc32(body) | body`; the body starts with a kind
+ * byte. Numbers are little-endian; strings and byte arrays are `u32le length | bytes`. Decoding
+ * stops at the first record that is cut short, fails its checksum or does not parse: that record
+ * and everything after it are not trusted, because a bad length makes all later framing
+ * meaningless.
+ *
+ * @module
+ */
+import type { Ownership, QoS } from "../../src/interface.ts";
+import type { PropertyRecord, PropertyState, RetainedSample } from "../../src/store.ts";
+
+/** Version written in the header byte 7; bump it on any incompatible change. */
+export const LOG_VERSION = 1;
+/** Header: "ASTRLOG" then the format version. */
+export const LOG_HEADER: Uint8Array = new Uint8Array([
+  0x41,
+  0x53,
+  0x54,
+  0x52,
+  0x4c,
+  0x4f,
+  0x47,
+  LOG_VERSION,
+]);
+const FRAME_BYTES = 8;
+// Far above any real record (payloads are capped at 64 KiB by the protocol); a larger length
+// can only be damage.
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/** One logged operation; replaying all records in order rebuilds the store state. */
+export type LogRecord =
+  | { readonly kind: "put-property"; readonly record: PropertyRecord }
+  | {
+    readonly kind: "delete-property";
+    readonly ownership: Ownership;
+    readonly interfaceName: string;
+    readonly path: string;
+  }
+  | { readonly kind: "delete-interface-properties"; readonly interfaceName: string }
+  | { readonly kind: "synced-introspection"; readonly introspection: string }
+  | { readonly kind: "append-sample"; readonly sample: RetainedSample }
+  | { readonly kind: "remove-samples"; readonly ids: readonly number[] }
+  | { readonly kind: "remove-interface-samples"; readonly interfaceName: string }
+  | { readonly kind: "next-id"; readonly nextId: number };
+
+const KIND_CODES = {
+  "put-property": 1,
+  "delete-property": 2,
+  "delete-interface-properties": 3,
+  "synced-introspection": 4,
+  "append-sample": 5,
+  "remove-samples": 6,
+  "remove-interface-samples": 7,
+  "next-id": 8,
+} as const;
+const OWNERSHIPS: readonly Ownership[] = ["device", "server"];
+const STATES: readonly PropertyState[] = ["delivered", "pending", "pending-unset"];
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 (IEEE 802.3, as in zlib and PNG). */
+export function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) {
+    crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+class Writer {
+  #buf = new Uint8Array(128);
+  #view = new DataView(this.#buf.buffer);
+  #pos = FRAME_BYTES;
+
+  #reserve(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    let size = this.#buf.length * 2;
+    while (size < this.#pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(0, this.#pos));
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  u8(value: number): void {
+    this.#reserve(1);
+    this.#buf[this.#pos++] = value;
+  }
+
+  f64(value: number): void {
+    this.#reserve(8);
+    this.#view.setFloat64(this.#pos, value, true);
+    this.#pos += 8;
+  }
+
+  bytes(value: Uint8Array): void {
+    this.#reserve(4 + value.length);
+    this.#view.setUint32(this.#pos, value.length, true);
+    this.#buf.set(value, this.#pos + 4);
+    this.#pos += 4 + value.length;
+  }
+
+  str(value: string): void {
+    this.bytes(encoder.encode(value));
+  }
+
+  frame(): Uint8Array {
+    const body = this.#buf.subarray(FRAME_BYTES, this.#pos);
+    this.#view.setUint32(0, body.length, true);
+    this.#view.setUint32(4, crc32(body), true);
+    return this.#buf.slice(0, this.#pos);
+  }
+}
+
+/** Encodes one record with its frame (length and checksum). */
+export function encodeRecord(record: LogRecord): Uint8Array {
+  const w = new Writer();
+  w.u8(KIND_CODES[record.kind]);
+  switch (record.kind) {
+    case "put-property": {
+      const r = record.record;
+      w.u8(OWNERSHIPS.indexOf(r.ownership));
+      w.u8(STATES.indexOf(r.state));
+      w.f64(r.major);
+      w.str(r.interfaceName);
+      w.str(r.path);
+      w.bytes(r.payload);
+      break;
+    }
+    case "delete-property":
+      w.u8(OWNERSHIPS.indexOf(record.ownership));
+      w.str(record.interfaceName);
+      w.str(record.path);
+      break;
+    case "delete-interface-properties":
+    case "remove-interface-samples":
+      w.str(record.interfaceName);
+      break;
+    case "synced-introspection":
+      w.str(record.introspection);
+      break;
+    case "append-sample": {
+      const s = record.sample;
+      w.f64(s.id);
+      w.u8(s.qos);
+      w.f64(s.producedAt);
+      w.f64(s.expiresAt);
+      w.str(s.interfaceName);
+      w.str(s.path);
+      w.bytes(s.payload);
+      break;
+    }
+    case "remove-samples":
+      w.f64(record.ids.length);
+      for (const id of record.ids) w.f64(id);
+      break;
+    case "next-id":
+      w.f64(record.nextId);
+      break;
+  }
+  return w.frame();
+}
+
+class Reader {
+  #view: DataView;
+  #bytes: Uint8Array;
+  #pos = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get done(): boolean {
+    return this.#pos === this.#bytes.length;
+  }
+
+  #need(n: number): void {
+    if (this.#pos + n > this.#bytes.length) throw new RangeError("record body is too short");
+  }
+
+  u8(): number {
+    this.#need(1);
+    return this.#bytes[this.#pos++]!;
+  }
+
+  f64(): number {
+    this.#need(8);
+    const value = this.#view.getFloat64(this.#pos, true);
+    this.#pos += 8;
+    return value;
+  }
+
+  bytes(): Uint8Array {
+    this.#need(4);
+    const length = this.#view.getUint32(this.#pos, true);
+    this.#pos += 4;
+    this.#need(length);
+    const value = this.#bytes.slice(this.#pos, this.#pos + length);
+    this.#pos += length;
+    return value;
+  }
+
+  str(): string {
+    return decoder.decode(this.bytes());
+  }
+
+  pick<T>(values: readonly T[]): T {
+    const index = this.u8();
+    const value = values[index];
+    if (value === undefined) throw new RangeError(`unknown enum value ${index}`);
+    return value;
+  }
+}
+
+function decodeBody(body: Uint8Array): LogRecord {
+  const r = new Reader(body);
+  const kind = r.u8();
+  let record: LogRecord;
+  switch (kind) {
+    case KIND_CODES["put-property"]: {
+      const ownership = r.pick(OWNERSHIPS);
+      const state = r.pick(STATES);
+      const major = r.f64();
+      const interfaceName = r.str();
+      const path = r.str();
+      const payload = r.bytes();
+      record = {
+        kind: "put-property",
+        record: { interfaceName, major, path, ownership, payload, state },
+      };
+      break;
+    }
+    case KIND_CODES["delete-property"]: {
+      const ownership = r.pick(OWNERSHIPS);
+      record = { kind: "delete-property", ownership, interfaceName: r.str(), path: r.str() };
+      break;
+    }
+    case KIND_CODES["delete-interface-properties"]:
+      record = { kind: "delete-interface-properties", interfaceName: r.str() };
+      break;
+    case KIND_CODES["synced-introspection"]:
+      record = { kind: "synced-introspection", introspection: r.str() };
+      break;
+    case KIND_CODES["append-sample"]: {
+      const id = r.f64();
+      const qos = r.pick<QoS>([0, 1, 2]);
+      const producedAt = r.f64();
+      const expiresAt = r.f64();
+      const interfaceName = r.str();
+      const path = r.str();
+      const payload = r.bytes();
+      record = {
+        kind: "append-sample",
+        sample: { id, interfaceName, path, payload, qos, producedAt, expiresAt },
+      };
+      break;
+    }
+    case KIND_CODES["remove-samples"]: {
+      const count = r.f64();
+      if (!Number.isSafeInteger(count) || count < 0 || count * 8 > body.length) {
+        throw new RangeError(`invalid id count ${count}`);
+      }
+      const ids: number[] = [];
+      for (let i = 0; i < count; i++) ids.push(r.f64());
+      record = { kind: "remove-samples", ids };
+      break;
+    }
+    case KIND_CODES["remove-interface-samples"]:
+      record = { kind: "remove-interface-samples", interfaceName: r.str() };
+      break;
+    case KIND_CODES["next-id"]:
+      record = { kind: "next-id", nextId: r.f64() };
+      break;
+    default:
+      throw new RangeError(`unknown record kind ${kind}`);
+  }
+  if (!r.done) throw new RangeError("record body has trailing bytes");
+  return record;
+}
+
+/** A decoded record and its encoded size (frame included). */
+export interface DecodedRecord {
+  /** The record. */
+  readonly record: LogRecord;
+  /** Bytes it takes in the log. */
+  readonly size: number;
+}
+
+/** Outcome of {@link decodeLog}. */
+export interface DecodedLog {
+  /** Records of the valid prefix, in order. */
+  readonly records: DecodedRecord[];
+  /** Byte length of the valid prefix (header included); 0 when the header is bad. */
+  readonly validLength: number;
+  /** Why decoding stopped before the end of the file, if it did. */
+  readonly problem?: string;
+  /** The header names a format version this code does not know. */
+  readonly unknownVersion?: number;
+}
+
+/** Decodes a whole log file, keeping the longest valid prefix. */
+export function decodeLog(bytes: Uint8Array): DecodedLog {
+  const records: DecodedRecord[] = [];
+  if (bytes.length < LOG_HEADER.length) {
+    return { records, validLength: 0, problem: `the file is ${bytes.length} bytes, too short` };
+  }
+  for (let i = 0; i < LOG_HEADER.length - 1; i++) {
+    if (bytes[i] !== LOG_HEADER[i]) {
+      return { records, validLength: 0, problem: "the file header is not a FileStore log" };
+    }
+  }
+  const version = bytes[LOG_HEADER.length - 1]!;
+  // A later format is refused rather than dropped (see FileStore.open); 0 can only be damage.
+  if (version > LOG_VERSION) return { records, validLength: 0, unknownVersion: version };
+  if (version !== LOG_VERSION) {
+    return { records, validLength: 0, problem: `the file header has format version ${version}` };
+  }
+
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = LOG_HEADER.length;
+  while (pos < bytes.length) {
+    if (bytes.length - pos < FRAME_BYTES) {
+      return { records, validLength: pos, problem: `record frame cut short at byte ${pos}` };
+    }
+    const length = view.getUint32(pos, true);
+    const checksum = view.getUint32(pos + 4, true);
+    if (length > MAX_BODY_BYTES) {
+      return { records, validLength: pos, problem: `impossible record length at byte ${pos}` };
+    }
+    if (bytes.length - pos - FRAME_BYTES < length) {
+      return { records, validLength: pos, problem: `record cut short at byte ${pos}` };
+    }
+    const body = bytes.subarray(pos + FRAME_BYTES, pos + FRAME_BYTES + length);
+    if (crc32(body) !== checksum) {
+      return { records, validLength: pos, problem: `checksum mismatch at byte ${pos}` };
+    }
+    try {
+      records.push({ record: decodeBody(body), size: FRAME_BYTES + length });
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return { records, validLength: pos, problem: `unreadable record at byte ${pos} (${why})` };
+    }
+    pos += FRAME_BYTES + length;
+  }
+  return { records, validLength: pos };
+}

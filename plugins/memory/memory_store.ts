@@ -1,0 +1,237 @@
+/**
+ * An in-memory {@link Store}: the default store of a `Device`. Nothing survives a restart, so
+ * `stored` retention degrades to `volatile` (as in the Rust SDK, spec 7.2).
+ *
+ * @module
+ */
+import { AstarteError } from "../../src/errors.ts";
+import type { Ownership } from "../../src/interface.ts";
+import type {
+  NewRetainedSample,
+  PropertyRecord,
+  RetainedSample,
+  Store,
+  StoredCredentials,
+} from "../../src/store.ts";
+
+/**
+ * A {@link Store} that keeps everything in process memory.
+ *
+ * It is cheap to create (two empty maps), so a fleet simulator can run thousands of devices in
+ * one process. Payloads are copied when stored and when returned, so callers can never mutate
+ * the stored state through a buffer they hold. Every write is visible to every later call.
+ * After {@linkcode MemoryStore.close} every method rejects with an `AstarteError` of code
+ * `store-failed`.
+ *
+ * @example Queue a sample and read it back
+ * ```ts
+ * import { MemoryStore } from "@astarte-deno/device-sdk/memory";
+ *
+ * const store = new MemoryStore();
+ * const sample = await store.appendSample({
+ *   interfaceName: "org.example.Sensors",
+ *   path: "/temp",
+ *   payload: new Uint8Array([1, 2, 3]),
+ *   qos: 1,
+ *   producedAt: 1_700_000_000_000,
+ *   expiresAt: 0,
+ * });
+ * const [first] = await store.listSamples(10);
+ * console.assert(first?.id === sample.id);
+ * await store.close();
+ * ```
+ */
+export class MemoryStore implements Store {
+  /** Always `memory`. */
+  readonly name: string = "memory";
+  /** Always `false`: nothing survives the process. */
+  readonly persistent: boolean = false;
+
+  #properties = new Map<string, PropertyRecord>();
+  // Ids are assigned in increasing order and a Map iterates in insertion order, so iteration
+  // order is production order without sorting.
+  #samples = new Map<number, RetainedSample>();
+  #nextId = 1;
+  #introspection: string | undefined;
+  #credentials: StoredCredentials | undefined;
+  #closed = false;
+
+  /** Every cached property (both ownerships). */
+  loadProperties(): Promise<PropertyRecord[]> {
+    return this.#run("load properties", () => [...this.#properties.values()].map(copyProperty));
+  }
+
+  /** Inserts or replaces the property identified by (ownership, interfaceName, path). */
+  putProperty(record: PropertyRecord): Promise<void> {
+    return this.#run("put property", () => {
+      const key = propertyKey(record.ownership, record.interfaceName, record.path);
+      this.#properties.set(key, copyProperty(record));
+    });
+  }
+
+  /** Deletes one property; unknown ones are ignored. */
+  deleteProperty(ownership: Ownership, interfaceName: string, path: string): Promise<void> {
+    return this.#run("delete property", () => {
+      this.#properties.delete(propertyKey(ownership, interfaceName, path));
+    });
+  }
+
+  /** Deletes every property of an interface (both ownerships). */
+  deleteInterfaceProperties(interfaceName: string): Promise<void> {
+    return this.#run("delete interface properties", () => {
+      for (const [key, record] of this.#properties) {
+        if (record.interfaceName === interfaceName) this.#properties.delete(key);
+      }
+    });
+  }
+
+  /** The introspection string of the last completed full handshake, if any. */
+  loadSyncedIntrospection(): Promise<string | undefined> {
+    return this.#run("load synced introspection", () => this.#introspection);
+  }
+
+  /** Records the introspection string of a completed full handshake. */
+  saveSyncedIntrospection(introspection: string): Promise<void> {
+    return this.#run("save synced introspection", () => {
+      this.#introspection = introspection;
+    });
+  }
+
+  /** Appends a `stored` sample and resolves with it, carrying its new id. */
+  appendSample(sample: NewRetainedSample): Promise<RetainedSample> {
+    return this.#run("append sample", () => {
+      const stored = copySample({ ...sample, id: this.#nextId++ });
+      this.#samples.set(stored.id, stored);
+      return copySample(stored);
+    });
+  }
+
+  /**
+   * Up to `limit` oldest samples, in production order.
+   *
+   * @throws {RangeError} (as a rejection) when `limit` is negative or not an integer
+   */
+  listSamples(limit: number): Promise<RetainedSample[]> {
+    return this.#run("list samples", () => {
+      checkLimit(limit);
+      const out: RetainedSample[] = [];
+      if (limit === 0) return out;
+      for (const sample of this.#samples.values()) {
+        out.push(copySample(sample));
+        if (out.length >= limit) break;
+      }
+      return out;
+    });
+  }
+
+  /** Removes delivered (or dropped) samples by id; unknown ids are ignored. */
+  removeSamples(ids: readonly number[]): Promise<void> {
+    return this.#run("remove samples", () => {
+      for (const id of ids) this.#samples.delete(id);
+    });
+  }
+
+  /** Removes every queued sample of an interface. */
+  removeInterfaceSamples(interfaceName: string): Promise<void> {
+    return this.#run("remove interface samples", () => {
+      for (const [id, sample] of this.#samples) {
+        if (sample.interfaceName === interfaceName) this.#samples.delete(id);
+      }
+    });
+  }
+
+  /** Number of queued samples. */
+  countSamples(): Promise<number> {
+    return this.#run("count samples", () => this.#samples.size);
+  }
+
+  /** Stored pairing credentials, if any. */
+  loadCredentials(): Promise<StoredCredentials | undefined> {
+    return this.#run(
+      "load credentials",
+      () => this.#credentials === undefined ? undefined : copyCredentials(this.#credentials),
+    );
+  }
+
+  /** Replaces the stored credentials. */
+  saveCredentials(credentials: StoredCredentials): Promise<void> {
+    return this.#run("save credentials", () => {
+      this.#credentials = copyCredentials(credentials);
+    });
+  }
+
+  /** Drops all data. Idempotent; later calls to other methods reject. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#properties.clear();
+    this.#samples.clear();
+    this.#credentials = undefined;
+    this.#introspection = undefined;
+    return Promise.resolve();
+  }
+
+  // Runs `fn` and turns both results and throws into a promise, so misuse surfaces as a
+  // rejection like in the persistent stores.
+  #run<T>(action: string, fn: () => T): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new AstarteError("store-failed", `Cannot ${action} in memory store: store is closed`),
+      );
+    }
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+function propertyKey(ownership: Ownership, interfaceName: string, path: string): string {
+  // NUL cannot occur in interface names or paths, so keys never collide.
+  return `${ownership}\0${interfaceName}\0${path}`;
+}
+
+function copyProperty(record: PropertyRecord): PropertyRecord {
+  return {
+    interfaceName: record.interfaceName,
+    major: record.major,
+    path: record.path,
+    ownership: record.ownership,
+    payload: record.payload.slice(),
+    state: record.state,
+  };
+}
+
+function copySample(sample: RetainedSample): RetainedSample {
+  return {
+    id: sample.id,
+    interfaceName: sample.interfaceName,
+    path: sample.path,
+    payload: sample.payload.slice(),
+    qos: sample.qos,
+    producedAt: sample.producedAt,
+    expiresAt: sample.expiresAt,
+  };
+}
+
+function copyCredentials(credentials: StoredCredentials): StoredCredentials {
+  const out: {
+    credentialsSecret?: string;
+    privateKeyPem?: string;
+    certificatePem?: string;
+  } = {};
+  if (credentials.credentialsSecret !== undefined) {
+    out.credentialsSecret = credentials.credentialsSecret;
+  }
+  if (credentials.privateKeyPem !== undefined) out.privateKeyPem = credentials.privateKeyPem;
+  if (credentials.certificatePem !== undefined) out.certificatePem = credentials.certificatePem;
+  return out;
+}
+
+function checkLimit(limit: number): void {
+  if (!(Number.isInteger(limit) && limit >= 0) && limit !== Infinity) {
+    throw new RangeError(
+      `Cannot list samples: limit must be a non-negative integer or Infinity, got ${limit}`,
+    );
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Reconnection back-off: randomised, exponential, capped (spec 10.6, checklist 37).
+ *
+ * @module
+ */
+
+/** Back-off settings. */
+export interface BackoffOptions {
+  /** Delay before the second attempt, in ms. @default 1000 */
+  readonly initialDelayMs?: number;
+  /** Upper bound of the un-jittered delay, in ms. @default 60000 */
+  readonly maxDelayMs?: number;
+  /** Relative jitter: the delay is multiplied by a factor in [1 - jitter, 1 + jitter]. @default 0.5 */
+  readonly jitter?: number;
+}
+
+/**
+ * Delay before reconnection attempt `attempt` (0-based: 0 is the first retry after a failure).
+ * Grows as `initial * 2^attempt`, capped at `maxDelayMs`, then jittered with `random()` in
+ * [0, 1). Pure: the caller injects the random source.
+ */
+export function backoffDelay(
+  attempt: number,
+  random: () => number,
+  options: BackoffOptions = {},
+): number {
+  const initial = options.initialDelayMs ?? 1000;
+  const max = options.maxDelayMs ?? 60_000;
+  const jitter = options.jitter ?? 0.5;
+  const base = Math.min(max, initial * 2 ** Math.min(attempt, 30));
+  return Math.round(base * (1 - jitter + 2 * jitter * random()));
+}

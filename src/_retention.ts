@@ -1,0 +1,198 @@
+/**
+ * Retention of datastream samples that cannot be delivered now (spec 7.2): `volatile` samples
+ * in a bounded in-memory queue, `stored` samples in the store, both replayed after a
+ * (re)connection in production order, with expiry.
+ *
+ * @module
+ */
+import { AstarteError } from "./errors.ts";
+import type { Mapping, QoS } from "./interface.ts";
+import type { RetainedSample, Store } from "./store.ts";
+
+/** A sample waiting in one of the queues. `id` is set for stored samples. */
+export interface PendingSample {
+  readonly interfaceName: string;
+  readonly path: string;
+  readonly payload: Uint8Array;
+  readonly qos: QoS;
+  readonly producedAt: number;
+  readonly expiresAt: number;
+  readonly id?: number;
+}
+
+/** How a sample was accepted for later delivery. */
+export type RetainOutcome = "stored" | "queued" | "discarded";
+
+/** Publishes one sample; rejects when the connection drops first. */
+export type PublishSample = (sample: PendingSample) => Promise<void>;
+
+/** Settings of the retention queues. */
+export interface RetentionOptions {
+  readonly store: Store;
+  /** Capacity of the volatile queue. */
+  readonly volatileCapacity: number;
+  /** Current time in ms. */
+  readonly now: () => number;
+  /** Receives dropped-sample reports. */
+  readonly report: (error: AstarteError) => void;
+}
+
+const REPLAY_BATCH = 64;
+
+/** The two retention queues and their replay. */
+export class RetentionQueues {
+  readonly #options: RetentionOptions;
+  readonly #volatile: PendingSample[] = [];
+  #storedCount = 0;
+  #replaying: Promise<void> | undefined;
+
+  /** @param options store, capacity, clock and error sink */
+  constructor(options: RetentionOptions) {
+    this.#options = options;
+  }
+
+  /** Reads how many stored samples a previous run left. */
+  async load(): Promise<void> {
+    this.#storedCount = await this.#options.store.countSamples();
+  }
+
+  /** Whether anything waits for delivery (new samples must then queue behind it). */
+  get pending(): boolean {
+    return this.#volatile.length > 0 || this.#storedCount > 0;
+  }
+
+  /** Number of volatile samples waiting. */
+  get volatileLength(): number {
+    return this.#volatile.length;
+  }
+
+  /** Builds a pending sample, computing its expiry from the mapping. */
+  sample(
+    interfaceName: string,
+    path: string,
+    payload: Uint8Array,
+    mapping: Mapping,
+    producedAt: number,
+  ): PendingSample {
+    const expiresAt = mapping.expiry > 0 ? producedAt + mapping.expiry * 1000 : 0;
+    return { interfaceName, path, payload, qos: mapping.qos, producedAt, expiresAt };
+  }
+
+  /**
+   * Keeps a sample for later according to its mapping's retention. `front` puts a volatile
+   * sample back at the head (a publish that failed in flight, produced before the queue).
+   */
+  async retain(sample: PendingSample, mapping: Mapping, front = false): Promise<RetainOutcome> {
+    const store = this.#options.store;
+    if (mapping.retention === "stored") {
+      await store.appendSample(sample);
+      this.#storedCount++;
+      return store.persistent ? "stored" : "queued";
+    }
+    if (mapping.retention === "discard") return "discarded";
+    if (front) this.#volatile.unshift(sample);
+    else this.#volatile.push(sample);
+    if (this.#volatile.length > this.#options.volatileCapacity) this.#evict();
+    return "queued";
+  }
+
+  #evict(): void {
+    const now = this.#options.now();
+    const before = this.#volatile.length;
+    const live = this.#volatile.filter((s) => s.expiresAt === 0 || s.expiresAt > now);
+    this.#volatile.length = 0;
+    this.#volatile.push(...live);
+    if (this.#volatile.length < before) this.#reportDropped(before - live.length, "expired");
+    while (this.#volatile.length > this.#options.volatileCapacity) {
+      const dropped = this.#volatile.shift() as PendingSample;
+      this.#reportDropped(1, "volatile queue full, oldest dropped", dropped);
+    }
+  }
+
+  #reportDropped(count: number, why: string, sample?: PendingSample): void {
+    const what = sample ? ` "${sample.interfaceName}${sample.path}"` : "";
+    this.#options.report(
+      new AstarteError("sample-dropped", `Dropped ${count} queued sample(s)${what}: ${why}`),
+    );
+  }
+
+  /** Drops the queued samples of a removed interface. */
+  async dropInterface(interfaceName: string): Promise<void> {
+    const kept = this.#volatile.filter((s) => s.interfaceName !== interfaceName);
+    this.#volatile.length = 0;
+    this.#volatile.push(...kept);
+    await this.#options.store.removeInterfaceSamples(interfaceName);
+    this.#storedCount = await this.#options.store.countSamples();
+  }
+
+  /**
+   * Replays both queues through `publish`, in production order, in pipelined batches. Stops at
+   * the first failed publish (connection lost), keeping what was not acknowledged. Concurrent
+   * calls share one replay.
+   */
+  replay(publish: PublishSample): Promise<void> {
+    this.#replaying ??= this.#replay(publish).finally(() => {
+      this.#replaying = undefined;
+    });
+    return this.#replaying;
+  }
+
+  async #replay(publish: PublishSample): Promise<void> {
+    const store = this.#options.store;
+    let stored: RetainedSample[] = [];
+    while (this.pending) {
+      if (stored.length === 0 && this.#storedCount > 0) {
+        stored = await store.listSamples(REPLAY_BATCH);
+        if (stored.length === 0) this.#storedCount = 0;
+      }
+      const batch = this.#nextBatch(stored);
+      if (batch.length === 0) return;
+      const now = this.#options.now();
+      const expired = batch.filter((s) => s.expiresAt !== 0 && s.expiresAt <= now);
+      const live = batch.filter((s) => s.expiresAt === 0 || s.expiresAt > now);
+      // Publish in order without waiting for each ack: order is kept by the transport.
+      const results = await Promise.allSettled(live.map((s) => publish(s)));
+      const done = [...expired, ...live.filter((_, i) => results[i]?.status === "fulfilled")];
+      if (expired.length > 0) this.#reportDropped(expired.length, "expired before delivery");
+      await this.#forget(done);
+      stored = stored.filter((s) => !done.includes(s));
+      if (results.some((r) => r.status === "rejected")) return;
+    }
+  }
+
+  /** Merges the heads of both queues by production time (stored first on ties). */
+  #nextBatch(stored: readonly RetainedSample[]): PendingSample[] {
+    const out: PendingSample[] = [];
+    let s = 0;
+    let v = 0;
+    while (out.length < REPLAY_BATCH && (s < stored.length || v < this.#volatile.length)) {
+      // The loaded stored batch is used up but the store holds more: reload before merging
+      // further volatile samples, which may be younger than the unloaded stored ones.
+      if (s > 0 && s === stored.length && this.#storedCount > stored.length) break;
+      const a = stored[s];
+      const b = this.#volatile[v];
+      if (a && (!b || a.producedAt <= b.producedAt)) {
+        out.push(a);
+        s++;
+      } else if (b) {
+        out.push(b);
+        v++;
+      }
+    }
+    return out;
+  }
+
+  async #forget(done: readonly PendingSample[]): Promise<void> {
+    const ids = done.filter((s) => s.id !== undefined).map((s) => s.id as number);
+    if (ids.length > 0) {
+      await this.#options.store.removeSamples(ids);
+      this.#storedCount = Math.max(0, this.#storedCount - ids.length);
+    }
+    const doneVolatile = new Set(done.filter((s) => s.id === undefined));
+    if (doneVolatile.size > 0) {
+      const kept = this.#volatile.filter((s) => !doneVolatile.has(s));
+      this.#volatile.length = 0;
+      this.#volatile.push(...kept);
+    }
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * The process-wide WASM codec runtime shared by every {@link WasmCodec}: one compiled
+ * `WebAssembly.Module`, one instance (one linear memory), and the interface tables resident in
+ * it, deduplicated by content and reference-counted, so a fleet of devices with the same
+ * interfaces pays for each table once.
+ *
+ * Sharing one instance is safe because JavaScript runs one encode at a time per realm (every
+ * codec call is synchronous and copies its payload out before returning). A Worker has its own
+ * realm and therefore its own runtime.
+ *
+ * The memory layout is a contract with codec-wasm/assembly/index.ts.
+ *
+ * @module
+ */
+import type { Interface } from "../interface.ts";
+import { ASTARTE_TYPES, type AstarteType } from "../values.ts";
+import { wasmBytes } from "./_wasm_bytes.generated.ts";
+
+/** Exports of the WASM module (see codec-wasm/assembly/index.ts). */
+export interface WasmExports {
+  readonly memory: WebAssembly.Memory;
+  ctrl(): number;
+  reserveScratch(n: number): void;
+  reserveOut(n: number): void;
+  setBatch(on: number): void;
+  tableAdd(len: number): number;
+  tableRemove(id: number): void;
+  resolve(id: number, pathLen: number): number;
+  encodeNumberAt(id: number, pathLen: number, kind: number, v: number, tKind: number, t: number): number;
+  encodeNumber(id: number, m: number, kind: number, v: number, tKind: number, t: number): number;
+  encodeLong(id: number, m: number, v: bigint, tKind: number, t: number): number;
+  encodeBytesInPlace(id: number, m: number, n: number, tKind: number, t: number): number;
+  encodeArray(id: number, m: number, count: number, tKind: number, t: number): number;
+  objectBegin(id: number): number;
+  objectNumber(m: number, kind: number, v: number): number;
+  objectLong(m: number, v: bigint): number;
+  objectBytes(m: number, n: number): number;
+  objectArray(m: number, count: number): number;
+  objectEnd(tKind: number, t: number): number;
+}
+
+// Control block slots (Int32 indices).
+/** Scratch region base. */
+export const C_SCRATCH = 0;
+/** Scratch region capacity. */
+export const C_SCRATCH_CAP = 1;
+/** Output region base. */
+export const C_OUT = 2;
+/** Output region capacity. */
+export const C_OUT_CAP = 3;
+/** Start of the last payload, relative to the output base. */
+export const C_START = 4;
+/** Write cursor, relative to the output base (batch mode). */
+export const C_CURSOR = 5;
+/** Mapping index of the last resolution. */
+export const C_MAPPING = 6;
+/** Error detail (array item or mapping index). */
+export const C_DETAIL = 7;
+
+// Result codes.
+/** No endpoint matches. */
+export const R_NOT_FOUND = -2;
+/** Strict prefix of endpoints. */
+export const R_AMBIGUOUS = -3;
+/** The object path of an object interface. */
+export const R_OBJECT = -4;
+/** Unknown table id (a bug). */
+export const R_NO_TABLE = -5;
+/** `R_INVALID_PATH - k`: invalid path for reason `k` (1..7). */
+export const R_INVALID_PATH = -10;
+/** `R_VALUE - k`: invalid value for reason `k`. */
+export const R_VALUE = -100;
+/** `R_NEEDS_JS - m`: resolved to mapping `m`, value handled in JS. */
+export const R_NEEDS_JS = -1000;
+
+// Value kinds and timestamp kinds staged for WASM.
+/** A number. */
+export const K_NUMBER = 0;
+/** A boolean (staged as 0/1). */
+export const K_BOOLEAN = 1;
+/** A Date (staged as getTime()). */
+export const K_DATE = 2;
+/** Anything else. */
+export const K_OTHER = 3;
+/** A bigint. */
+export const K_BIGINT = 4;
+/** No timestamp. */
+export const T_NONE = 0;
+/** A valid Date timestamp. */
+export const T_VALID = 1;
+/** A timestamp that is not a valid Date. */
+export const T_INVALID = 2;
+
+/** Type code of each Astarte type (index in ASTARTE_TYPES). */
+export const TYPE_CODE: Readonly<Record<AstarteType, number>> = Object.fromEntries(
+  ASTARTE_TYPES.map((type, i) => [type, i]),
+) as Record<AstarteType, number>;
+
+let compiled: WebAssembly.Module | undefined;
+let shared: WasmRuntime | undefined;
+
+/**
+ * The compiled module, compiled once per realm on first use.
+ *
+ * @returns the module
+ * @throws when WebAssembly is unavailable or the bytes do not compile
+ */
+export function wasmModule(): WebAssembly.Module {
+  compiled ??= new WebAssembly.Module(wasmBytes() as Uint8Array<ArrayBuffer>);
+  return compiled;
+}
+
+/**
+ * The shared runtime of this realm, instantiated on first use.
+ *
+ * @returns the runtime
+ * @throws when WebAssembly is unavailable or the module does not instantiate
+ */
+export function sharedRuntime(): WasmRuntime {
+  shared ??= new WasmRuntime(new WebAssembly.Instance(wasmModule(), {}));
+  return shared;
+}
+
+/** Per-interface data derived once per `Interface` object. */
+export interface InterfaceInfo {
+  /** The table bytes (also the deduplication key, as text). */
+  readonly table: Uint8Array;
+  /** Deduplication key. */
+  readonly key: string;
+  /** Type code per mapping. */
+  readonly types: Uint8Array;
+  /** Object interfaces: mapping index by object key (last endpoint level). */
+  readonly keys: ReadonlyMap<string, number> | undefined;
+}
+
+const infos = new WeakMap<Interface, InterfaceInfo>();
+
+/**
+ * The table and lookup data of an interface, built on first use and cached per object.
+ *
+ * @param iface a parsed interface
+ * @returns its derived data
+ */
+export function interfaceInfo(iface: Interface): InterfaceInfo {
+  let info = infos.get(iface);
+  if (info === undefined) {
+    const table = buildTable(iface);
+    const types = new Uint8Array(iface.mappings.length);
+    iface.mappings.forEach((m, i) => types[i] = TYPE_CODE[m.type]);
+    let keys: Map<string, number> | undefined;
+    if (iface.aggregation === "object") {
+      keys = new Map();
+      iface.mappings.forEach((m, i) => keys!.set(m.endpoint.slice(m.endpoint.lastIndexOf("/") + 1), i));
+    }
+    info = { table, key: table.toBase64(), types, keys };
+    infos.set(iface, info);
+  }
+  return info;
+}
+
+// Table layout: see codec-wasm/assembly/index.ts ("Interface tables").
+const F_OBJECT = 1;
+const F_PROPERTIES = 2;
+const F_DEPTH1 = 4;
+
+interface BuildNode {
+  value: number;
+  object: boolean;
+  param: BuildNode | undefined;
+  literals: Map<string, BuildNode>;
+  offset: number;
+}
+
+function newNode(): BuildNode {
+  return { value: 0, object: false, param: undefined, literals: new Map(), offset: 0 };
+}
+
+/** Walks (creating as needed) the first `depth` levels, as `trieInsert` in src/_endpoint.ts. */
+function insert(root: BuildNode, levels: readonly (string | null)[], depth: number): BuildNode {
+  let node = root;
+  for (let i = 0; i < depth; i++) {
+    const literal = levels[i]!;
+    if (literal === null) {
+      node = node.param ??= newNode();
+    } else {
+      let next = node.literals.get(literal);
+      if (next === undefined) node.literals.set(literal, next = newNode());
+      node = next;
+    }
+  }
+  return node;
+}
+
+/**
+ * Serialises the endpoint table of an interface for the WASM module.
+ *
+ * @param iface a parsed interface
+ * @returns the table bytes
+ */
+export function buildTable(iface: Interface): Uint8Array {
+  const root = newNode();
+  const templates = iface.mappings.map((m) =>
+    m.endpoint.split("/").slice(1).map((level) => level.startsWith("%{") ? null : level)
+  );
+  templates.forEach((levels, i) => insert(root, levels, levels.length).value = i + 1);
+  let flags = iface.type === "properties" ? F_PROPERTIES : 0;
+  if (iface.aggregation === "object") {
+    flags |= F_OBJECT;
+    const levels = templates[0]!;
+    insert(root, levels, levels.length - 1).object = true;
+    if (levels.length === 1) flags |= F_DEPTH1;
+  }
+
+  const encoder = new TextEncoder();
+  const strings: Uint8Array[] = [];
+  let stringBytes = 0;
+  const stringOffsets = new Map<string, number>();
+  const intern = (text: string): number => {
+    let at = stringOffsets.get(text);
+    if (at === undefined) {
+      at = stringBytes;
+      const bytes = encoder.encode(text);
+      strings.push(bytes);
+      stringBytes += bytes.length;
+      stringOffsets.set(text, at);
+    }
+    return at;
+  };
+  const keyOffsets = templates.map((levels) => intern(levels[levels.length - 1] ?? ""));
+  const nodes: BuildNode[] = [];
+  const visit = (node: BuildNode): void => {
+    nodes.push(node);
+    for (const [literal, child] of node.literals) {
+      intern(literal);
+      visit(child);
+    }
+    if (node.param !== undefined) visit(node.param);
+  };
+  visit(root);
+
+  const mappingsAt = 16;
+  const stringsAt = mappingsAt + 8 * iface.mappings.length;
+  let size = (stringsAt + stringBytes + 3) & ~3;
+  for (const node of nodes) {
+    node.offset = size;
+    size += 16 + 16 * node.literals.size;
+  }
+  const table = new Uint8Array(size);
+  const view = new DataView(table.buffer);
+  view.setUint32(0, flags, true);
+  view.setUint32(4, iface.mappings.length, true);
+  view.setUint32(8, root.offset, true);
+  view.setUint32(12, mappingsAt, true);
+  iface.mappings.forEach((m, i) => {
+    const at = mappingsAt + 8 * i;
+    const levels = templates[i]!;
+    view.setUint8(at, TYPE_CODE[m.type]);
+    view.setUint8(at + 1, (m.explicitTimestamp ? 1 : 0) | (m.required ? 2 : 0));
+    view.setUint16(at + 2, (levels[levels.length - 1] ?? "").length, true);
+    view.setUint32(at + 4, stringsAt + keyOffsets[i]!, true);
+  });
+  let at = stringsAt;
+  for (const bytes of strings) {
+    table.set(bytes, at);
+    at += bytes.length;
+  }
+  for (const node of nodes) {
+    let p = node.offset;
+    view.setUint32(p, node.value, true);
+    view.setUint32(p + 4, node.object ? 1 : 0, true);
+    view.setUint32(p + 8, node.param?.offset ?? 0, true);
+    view.setUint32(p + 12, node.literals.size, true);
+    p += 16;
+    for (const [literal, child] of node.literals) {
+      const bytes = encoder.encode(literal);
+      view.setUint32(p, bytes.length, true);
+      view.setUint32(p + 4, stringsAt + stringOffsets.get(literal)!, true);
+      view.setUint32(p + 8, child.offset, true);
+      let head = 0;
+      for (let i = Math.min(4, bytes.length) - 1; i >= 0; i--) head = (head << 8) | bytes[i]!;
+      view.setUint32(p + 12, head >>> 0, true);
+      p += 16;
+    }
+  }
+  return table;
+}
+
+/** The shared instance with its memory views and the table registry. */
+export class WasmRuntime {
+  /** Module exports. */
+  readonly ex: WasmExports;
+  /** Byte view of the whole memory (refreshed after growth). */
+  u8: Uint8Array;
+  /** Float64 view of the scratch region. */
+  f64: Float64Array;
+  /** BigInt64 view of the scratch region. */
+  i64: BigInt64Array;
+  /** Uint32 view of the scratch region. */
+  u32: Uint32Array;
+  /** Byte view of the scratch region. */
+  scratch: Uint8Array;
+  /** Control block view. */
+  ctrl: Int32Array;
+  /** Scratch base (absolute). */
+  scratchBase = 0;
+  /** Scratch capacity. */
+  scratchCap = 0;
+  /** Output base (absolute). */
+  outBase = 0;
+  /** Output capacity. */
+  outCap = 0;
+  #ctrlAt: number;
+  #tables = new Map<string, { id: number; refs: number }>();
+  #byId = new Map<number, string>();
+
+  /** @param instance an instance of {@link wasmModule} */
+  constructor(instance: WebAssembly.Instance) {
+    this.ex = instance.exports as unknown as WasmExports;
+    this.#ctrlAt = this.ex.ctrl();
+    this.u8 = this.f64 = this.i64 = this.u32 = this.scratch = this.ctrl = undefined!;
+    this.refresh();
+  }
+
+  /** Rebuilds the views after the memory grew or a region moved. */
+  refresh(): void {
+    const buffer = this.ex.memory.buffer;
+    this.u8 = new Uint8Array(buffer);
+    this.ctrl = new Int32Array(buffer, this.#ctrlAt, 8);
+    this.scratchBase = this.ctrl[C_SCRATCH]!;
+    this.scratchCap = this.ctrl[C_SCRATCH_CAP]!;
+    this.outBase = this.ctrl[C_OUT]!;
+    this.outCap = this.ctrl[C_OUT_CAP]!;
+    this.scratch = new Uint8Array(buffer, this.scratchBase, this.scratchCap);
+    this.f64 = new Float64Array(buffer, this.scratchBase, this.scratchCap >>> 3);
+    this.i64 = new BigInt64Array(buffer, this.scratchBase, this.scratchCap >>> 3);
+    this.u32 = new Uint32Array(buffer, this.scratchBase, this.scratchCap >>> 2);
+  }
+
+  /** Refreshes the views when a WASM call may have grown the memory or moved a region. */
+  check(): void {
+    if (this.u8.byteLength === 0 || this.ctrl[C_OUT] !== this.outBase) this.refresh();
+  }
+
+  /**
+   * Makes the scratch region at least `n` bytes (its content is lost when it moves).
+   *
+   * @param n bytes needed
+   */
+  reserveScratch(n: number): void {
+    if (n > this.scratchCap) {
+      this.ex.reserveScratch(n);
+      this.refresh();
+    }
+  }
+
+  /**
+   * Makes room for `n` bytes after the output cursor (written content is kept).
+   *
+   * @param cursor the cursor, relative to the output base
+   * @param n bytes needed
+   */
+  reserveOut(cursor: number, n: number): void {
+    if (cursor + n > this.outCap) {
+      this.ex.reserveOut(n);
+      this.refresh();
+    }
+  }
+
+  /**
+   * Loads a table (or shares an identical loaded one).
+   *
+   * @param info the interface data
+   * @returns the table id
+   */
+  acquire(info: InterfaceInfo): number {
+    const known = this.#tables.get(info.key);
+    if (known !== undefined) {
+      known.refs++;
+      return known.id;
+    }
+    this.reserveScratch(info.table.length);
+    this.scratch.set(info.table);
+    const id = this.ex.tableAdd(info.table.length);
+    this.check();
+    this.#tables.set(info.key, { id, refs: 1 });
+    this.#byId.set(id, info.key);
+    return id;
+  }
+
+  /**
+   * Drops a reference to a table; the last one frees it.
+   *
+   * @param id a table id from {@link acquire}
+   */
+  release(id: number): void {
+    const key = this.#byId.get(id);
+    if (key === undefined) return;
+    const entry = this.#tables.get(key)!;
+    if (--entry.refs > 0) return;
+    this.#tables.delete(key);
+    this.#byId.delete(id);
+    this.ex.tableRemove(id);
+  }
+
+  /** Number of distinct tables loaded (for tests and diagnostics). */
+  get tableCount(): number {
+    return this.#tables.size;
+  }
+
+  /** Size of the linear memory in bytes (for tests and diagnostics). */
+  get memoryBytes(): number {
+    return this.ex.memory.buffer.byteLength;
+  }
+}

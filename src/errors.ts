@@ -1,0 +1,195 @@
+/**
+ * Error types of the SDK. Every failure the SDK reports is an {@link AstarteError} with a stable
+ * `code`; subclasses add structured fields for the two failures applications most often inspect.
+ *
+ * @module
+ */
+
+/**
+ * Stable machine-readable error codes. The list may grow in minor releases: keep a default
+ * branch when switching on it.
+ */
+export type AstarteErrorCode =
+  /** An interface JSON document breaks a rule of the interface schema. */
+  | "invalid-interface"
+  /** A value, path or timestamp given to a send call breaks a mapping rule. */
+  | "invalid-value"
+  /** The named interface is not in the device introspection. */
+  | "interface-not-found"
+  /** No endpoint of the interface matches the path. */
+  | "mapping-not-found"
+  /** The path is a strict prefix of endpoints of an individual interface. */
+  | "ambiguous-path"
+  /** The path is syntactically invalid (empty level, `//`, trailing `/`, `+`, `#`). */
+  | "invalid-path"
+  /** Data received from the network could not be decoded or does not match the interface. */
+  | "malformed-message"
+  /** The operation needs a connection (or a state) the device is not in. */
+  | "invalid-state"
+  /** The transport failed or the connection was lost. */
+  | "transport-failed"
+  /** The server (or broker) closed the session, typically after a device error. */
+  | "server-kick"
+  /** A storage plugin failed. */
+  | "store-failed"
+  /** Pairing API failure. */
+  | "pairing-failed"
+  /** A queued sample was dropped (expired, queue overflow or interface removed). */
+  | "sample-dropped"
+  /** The operation was aborted through an `AbortSignal` or by `disconnect()`. */
+  | "aborted";
+
+/**
+ * Base class of every error the SDK throws or reports through `onError`.
+ *
+ * @example Switch on the code
+ * ```ts
+ * import { AstarteError } from "@astarte-deno/device-sdk";
+ * const err = new AstarteError("invalid-state", "Cannot publish: device is not connected");
+ * console.assert(err.code === "invalid-state");
+ * ```
+ */
+export class AstarteError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: AstarteErrorCode;
+
+  /**
+   * @param code stable error code
+   * @param message human readable message naming what was attempted and why it failed
+   * @param options standard error options (`cause`)
+   */
+  constructor(code: AstarteErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AstarteError";
+    this.code = code;
+  }
+}
+
+/** Where in an interface document an {@link InterfaceError} was found. */
+export interface InterfaceErrorDetails {
+  /** Interface name, when it could be read. */
+  readonly interfaceName?: string;
+  /** Offending field, e.g. `version_minor` or `mappings[3].reliability`. */
+  readonly field: string;
+  /** Endpoint of the offending mapping, when the error concerns one. */
+  readonly endpoint?: string;
+  /** The rule that was broken, in words. */
+  readonly rule: string;
+}
+
+/**
+ * An interface document violates a rule of the Astarte interface schema.
+ *
+ * @example
+ * ```ts
+ * import { InterfaceError, parseInterface } from "@astarte-deno/device-sdk";
+ * try {
+ *   parseInterface({ interface_name: "x" });
+ * } catch (err) {
+ *   console.assert(err instanceof InterfaceError && err.code === "invalid-interface");
+ * }
+ * ```
+ */
+export class InterfaceError extends AstarteError {
+  /** Interface name, when known. */
+  readonly interfaceName: string | undefined;
+  /** Offending field. */
+  readonly field: string;
+  /** Offending endpoint, when the error concerns a mapping. */
+  readonly endpoint: string | undefined;
+  /** The broken rule. */
+  readonly rule: string;
+
+  /** @param details where and which rule was broken */
+  constructor(details: InterfaceErrorDetails) {
+    const where = details.interfaceName ? `interface "${details.interfaceName}"` : "interface";
+    const endpoint = details.endpoint ? `, endpoint "${details.endpoint}"` : "";
+    super(
+      "invalid-interface",
+      `Invalid ${where}: field "${details.field}"${endpoint}: ${details.rule}`,
+    );
+    this.name = "InterfaceError";
+    this.interfaceName = details.interfaceName;
+    this.field = details.field;
+    this.endpoint = details.endpoint;
+    this.rule = details.rule;
+  }
+}
+
+/** What a {@link ValidationError} is about. */
+export interface ValidationErrorDetails {
+  /** Interface the call targeted. */
+  readonly interfaceName: string;
+  /** Path the call targeted (object path for aggregates). */
+  readonly path: string;
+  /** Object key, for aggregate values. */
+  readonly field?: string;
+  /** The expected Astarte type or shape, e.g. `integer` or `Date timestamp`. */
+  readonly expected: string;
+  /** The offending value as given. */
+  readonly value?: unknown;
+  /** The broken rule, in words. */
+  readonly rule: string;
+  /** Error code; defaults to `invalid-value`. */
+  readonly code?: AstarteErrorCode;
+}
+
+/** Renders a value for an error message without dumping large buffers or secrets. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 64 ? value.slice(0, 61) + "..." : value);
+  }
+  if (typeof value === "bigint") return `${value}n`;
+  if (value instanceof Date) return `Date(${Number.isNaN(value.getTime()) ? "invalid" : value.toISOString()})`;
+  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
+  if (Array.isArray(value)) return `array(${value.length})`;
+  if (value === null) return "null";
+  if (typeof value === "object") return "object";
+  return String(value);
+}
+
+/**
+ * A value, path or timestamp passed to a send call is invalid for the target mapping. Thrown
+ * (or rejected) before anything reaches the transport.
+ *
+ * @example
+ * ```ts
+ * import { ValidationError } from "@astarte-deno/device-sdk";
+ * const err = new ValidationError({
+ *   interfaceName: "org.example.Sensors", path: "/t", expected: "double", value: NaN,
+ *   rule: "must be a finite number",
+ * });
+ * console.assert(err.message.includes("org.example.Sensors"));
+ * ```
+ */
+export class ValidationError extends AstarteError {
+  /** Interface the call targeted. */
+  readonly interfaceName: string;
+  /** Path the call targeted. */
+  readonly path: string;
+  /** Object key, for aggregate values. */
+  readonly field: string | undefined;
+  /** Expected type or shape. */
+  readonly expected: string;
+  /** The offending value. */
+  readonly value: unknown;
+  /** The broken rule. */
+  readonly rule: string;
+
+  /** @param details what was wrong */
+  constructor(details: ValidationErrorDetails) {
+    const field = details.field !== undefined ? ` field "${details.field}"` : "";
+    const shown = "value" in details ? ` (got ${describeValue(details.value)})` : "";
+    super(
+      details.code ?? "invalid-value",
+      `Cannot send on "${details.interfaceName}" path "${details.path}"${field}: expected ${details.expected}, ${details.rule}${shown}`,
+    );
+    this.name = "ValidationError";
+    this.interfaceName = details.interfaceName;
+    this.path = details.path;
+    this.field = details.field;
+    this.expected = details.expected;
+    this.value = details.value;
+    this.rule = details.rule;
+  }
+}

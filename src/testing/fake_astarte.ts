@@ -1,0 +1,185 @@
+/**
+ * A fake Astarte for device tests: the realm's interfaces, server-side validation exactly as
+ * Astarte does it (a device error disconnects the device and drops its session), recorded
+ * device data, properties and introspection, and server-to-device sends. Devices connect to it
+ * through an in-memory transport.
+ *
+ * @module
+ */
+import { MemoryBroker } from "../../plugins/memory/memory_broker.ts";
+import { MemoryTransport } from "../../plugins/memory/memory_transport.ts";
+import type { Interface } from "../interface.ts";
+import type { IntrospectionEntry } from "../protocol.ts";
+import type { AstarteObject, AstarteValue, ReceivedValue } from "../values.ts";
+import {
+  type DeviceErrorRecord,
+  type DeviceLink,
+  type ReceivedMessage,
+  RealmServer,
+} from "./realm_server.ts";
+
+export type { DeviceErrorRecord, ReceivedMessage } from "./realm_server.ts";
+
+/** Options of {@link FakeAstarte}. */
+export interface FakeAstarteOptions {
+  /** Interfaces installed in the realm (documents or parsed). */
+  readonly interfaces?: readonly unknown[];
+  /** Realm name. @default "test" */
+  readonly realm?: string;
+}
+
+/**
+ * A fake Astarte realm with an in-memory broker.
+ *
+ * @example
+ * ```ts
+ * import { Device } from "@astarte-deno/device-sdk";
+ * import { FakeAstarte } from "@astarte-deno/device-sdk/testing";
+ *
+ * const settings = {
+ *   interface_name: "org.example.Settings", version_major: 0, version_minor: 1,
+ *   type: "properties", ownership: "server",
+ *   mappings: [{ endpoint: "/led", type: "boolean" }],
+ * };
+ * const astarte = new FakeAstarte({ interfaces: [settings] });
+ * const deviceId = "ABEiM0RVZneImaq7zN3u_w";
+ * await using device = new Device({
+ *   deviceId, realm: astarte.realm, transport: astarte.transport(deviceId), interfaces: [settings],
+ * });
+ * await device.connect();
+ * const data = new Promise((resolve) => device.onData(resolve));
+ * astarte.send(deviceId, "org.example.Settings", "/led", true);
+ * await data;
+ * console.assert(device.getProperty("org.example.Settings", "/led") === true);
+ * ```
+ */
+export class FakeAstarte {
+  /** Realm name. */
+  readonly realm: string;
+  /** The in-memory broker devices connect to. */
+  readonly broker: MemoryBroker;
+  readonly #server: RealmServer;
+
+  /** @param options realm interfaces and name */
+  constructor(options: FakeAstarteOptions = {}) {
+    this.realm = options.realm ?? "test";
+    this.#server = new RealmServer(this.realm, options.interfaces ?? []);
+    this.broker = new MemoryBroker({
+      onPublish: (clientId, topic, payload, qos) => {
+        const deviceId = this.#deviceIdOf(clientId);
+        this.#server.handlePublish(deviceId, topic, payload, qos, this.#link(deviceId));
+      },
+    });
+  }
+
+  #deviceIdOf(clientId: string): string {
+    return clientId.slice(this.realm.length + 1);
+  }
+
+  #link(deviceId: string): DeviceLink {
+    const clientId = `${this.realm}/${deviceId}`;
+    return {
+      publish: (topic, payload, qos) => this.broker.publish(clientId, topic, payload, qos),
+      disconnect: ({ dropSession, reason }) => this.broker.kick(clientId, { dropSession, reason }),
+    };
+  }
+
+  /** Installs (or replaces) an interface in the realm. */
+  installInterface(json: unknown): Interface {
+    return this.#server.installInterface(json);
+  }
+
+  /** A new transport for a device of this realm. */
+  transport(deviceId: string): MemoryTransport {
+    void deviceId;
+    return new MemoryTransport(this.broker);
+  }
+
+  /** Everything the device published, in order, as the server understood it. */
+  received(deviceId: string): readonly ReceivedMessage[] {
+    return this.#server.received(deviceId);
+  }
+
+  /** Data (and unset) messages the server accepted, optionally for one interface. */
+  data(deviceId: string, interfaceName?: string): ReceivedMessage[] {
+    return this.received(deviceId).filter((m) =>
+      (m.kind === "data" || m.kind === "unset") &&
+      (interfaceName === undefined || m.interfaceName === interfaceName)
+    );
+  }
+
+  /** Resolves with the first received message matching `predicate` (past or future). */
+  waitFor(
+    deviceId: string,
+    predicate: (message: ReceivedMessage) => boolean,
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<ReceivedMessage> {
+    return this.#server.waitFor(deviceId, predicate, options);
+  }
+
+  /** Device errors the server recorded (e.g. `mapping_not_found`). */
+  deviceErrors(deviceId: string): readonly DeviceErrorRecord[] {
+    return this.#server.deviceErrors(deviceId);
+  }
+
+  /** The stored introspection of a device. */
+  introspection(deviceId: string): readonly IntrospectionEntry[] | undefined {
+    return this.#server.introspection(deviceId);
+  }
+
+  /** Device-owned properties the server holds, keyed by `interface + path`. */
+  deviceProperties(deviceId: string): ReadonlyMap<string, ReceivedValue> {
+    return this.#server.deviceProperties(deviceId);
+  }
+
+  /** Server-owned properties set for a device, keyed by `interface + path`. */
+  serverProperties(deviceId: string): ReadonlyMap<string, ReceivedValue> {
+    return this.#server.serverProperties(deviceId);
+  }
+
+  /** Topic filters the device's broker session subscribes to. */
+  subscriptions(deviceId: string): string[] {
+    return this.broker.subscriptions(`${this.realm}/${deviceId}`);
+  }
+
+  /** Whether the device has an open connection. */
+  isConnected(deviceId: string): boolean {
+    return this.broker.isConnected(`${this.realm}/${deviceId}`);
+  }
+
+  /**
+   * Sends a server-owned datastream value, object or property to a device (as AppEngine).
+   *
+   * @returns whether the device session received it (properties are kept either way)
+   * @throws {AstarteError} for invalid input, or a guaranteed/unique datastream with no subscriber
+   */
+  send(
+    deviceId: string,
+    interfaceName: string,
+    path: string,
+    value: AstarteValue | AstarteObject,
+  ): boolean {
+    return this.#server.sendToDevice(deviceId, interfaceName, path, value, this.#link(deviceId));
+  }
+
+  /** Unsets a server-owned property on a device. */
+  unset(deviceId: string, interfaceName: string, path: string): boolean {
+    return this.#server.unsetOnDevice(deviceId, interfaceName, path, this.#link(deviceId));
+  }
+
+  /**
+   * Closes the device connection from the server side. With `keepSession: false` (a device
+   * error, a broker restart without persistence) the next connection has no session present.
+   */
+  disconnect(deviceId: string, options: { readonly keepSession: boolean }): void {
+    this.broker.kick(`${this.realm}/${deviceId}`, {
+      dropSession: !options.keepSession,
+      reason: "disconnected by the test",
+    });
+  }
+
+  /** Makes the broker refuse (false) or accept (true) new connections. */
+  setAvailable(available: boolean): void {
+    this.broker.available = available;
+  }
+}

@@ -1,0 +1,528 @@
+/**
+ * The conformance suite every {@link Store} plugin must pass. A store's test file calls
+ * {@link testStoreContract} once; persistent stores also pass `reopen` so the suite can check
+ * that state survives a restart.
+ *
+ * @module
+ */
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStrictEquals,
+} from "@std/assert";
+import { AstarteError } from "../../src/errors.ts";
+import type { NewRetainedSample, PropertyRecord, RetainedSample, Store } from "../../src/store.ts";
+
+/** What the factory given to {@link testStoreContract} returns for each test. */
+export interface StoreFixture {
+  /** A fresh, empty store. */
+  readonly store: Store;
+  /**
+   * Opens the same data again, as after a process restart; called only after `store` (or the
+   * previous reopened store) was closed. Present exactly for persistent stores.
+   */
+  readonly reopen?: () => Promise<Store>;
+  /** Removes whatever the fixture created (temp directories). Called after the store closed. */
+  readonly cleanup: () => Promise<void>;
+}
+
+/** Options of {@link testStoreContract}. */
+export interface StoreContractOptions {
+  /**
+   * The store keeps data across a reopen: adds the restart tests, and requires `reopen`.
+   *
+   * @default {false}
+   */
+  readonly persistent?: boolean;
+}
+
+const IFACE = "org.example.DeviceProps";
+const OTHER = "org.example.DevicePropsOther";
+
+function property(overrides: Partial<PropertyRecord> = {}): PropertyRecord {
+  return {
+    interfaceName: IFACE,
+    major: 1,
+    path: "/led/on",
+    ownership: "device",
+    payload: new Uint8Array([9, 0, 0, 0, 8, 118, 0, 1, 0]),
+    state: "delivered",
+    ...overrides,
+  };
+}
+
+function sample(overrides: Partial<NewRetainedSample> = {}): NewRetainedSample {
+  return {
+    interfaceName: "org.example.Sensors",
+    path: "/temp",
+    payload: new Uint8Array([16, 0, 0, 0, 1, 118, 0, 0, 0, 0, 0, 0, 0, 57, 64, 0]),
+    qos: 1,
+    producedAt: 1_700_000_000_123,
+    expiresAt: 0,
+    ...overrides,
+  };
+}
+
+function byKey(a: PropertyRecord, b: PropertyRecord): number {
+  const ka = `${a.ownership} ${a.interfaceName} ${a.path}`;
+  const kb = `${b.ownership} ${b.interfaceName} ${b.path}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+async function sortedProperties(store: Store): Promise<PropertyRecord[]> {
+  return (await store.loadProperties()).sort(byKey);
+}
+
+// Normalises records so deep equality does not depend on the buffer class or on a view's
+// backing buffer.
+function plainProperties(records: readonly PropertyRecord[]): PropertyRecord[] {
+  return [...records].sort(byKey).map((r) => ({ ...r, payload: Uint8Array.from(r.payload) }));
+}
+
+function plainSamples(samples: readonly RetainedSample[]): RetainedSample[] {
+  return samples.map((s) => ({ ...s, payload: Uint8Array.from(s.payload) }));
+}
+
+function allBytes(): Uint8Array {
+  return Uint8Array.from({ length: 256 }, (_, i) => i);
+}
+
+/**
+ * Registers the `Store` conformance tests with `Deno.test`.
+ *
+ * @param name store class name used as the first word of every test name, e.g. `FileStore`
+ * @param create makes a fresh store for one test, with `reopen` for persistent stores
+ * @param options `persistent: true` adds the tests that reopen the store
+ *
+ * @example Run the suite for a store
+ * ```ts ignore
+ * import { testStoreContract } from "../../tests/contracts/store_contract.ts";
+ * import { MemoryStore } from "./memory_store.ts";
+ *
+ * testStoreContract("MemoryStore", () =>
+ *   Promise.resolve({ store: new MemoryStore(), cleanup: () => Promise.resolve() }));
+ * ```
+ */
+export function testStoreContract(
+  name: string,
+  create: () => Promise<StoreFixture>,
+  options: StoreContractOptions = {},
+): void {
+  const persistent = options.persistent ?? false;
+  async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+    const fixture = await create();
+    try {
+      await fn(fixture.store);
+    } finally {
+      await fixture.store.close();
+      await fixture.cleanup();
+    }
+  }
+
+  // Runs `fn` with a persistent store, then reopens it as often as `fn` asks.
+  async function withReopen(
+    fn: (store: Store, reopen: (previous: Store) => Promise<Store>) => Promise<void>,
+  ): Promise<void> {
+    const fixture = await create();
+    const open: Store[] = [fixture.store];
+    try {
+      const reopen = fixture.reopen;
+      assert(reopen !== undefined, `${name} is persistent but the fixture has no reopen()`);
+      await fn(fixture.store, async (previous) => {
+        await previous.close();
+        const next = await reopen();
+        open.push(next);
+        return next;
+      });
+    } finally {
+      for (const store of open) await store.close();
+      await fixture.cleanup();
+    }
+  }
+
+  Deno.test(`${name} has a name and the expected persistent flag`, async () => {
+    const fixture = await create();
+    try {
+      assertStrictEquals(typeof fixture.store.name, "string");
+      assert(fixture.store.name.length > 0, "name must not be empty");
+      assertStrictEquals(fixture.store.persistent, persistent);
+      assertStrictEquals(fixture.reopen !== undefined, persistent, "reopen iff persistent");
+    } finally {
+      await fixture.store.close();
+      await fixture.cleanup();
+    }
+  });
+
+  Deno.test(`${name} starts empty`, () =>
+    withStore(async (store) => {
+      assertEquals(await store.loadProperties(), []);
+      assertStrictEquals(await store.loadSyncedIntrospection(), undefined);
+      assertEquals(await store.listSamples(10), []);
+      assertStrictEquals(await store.countSamples(), 0);
+      assertStrictEquals(await store.loadCredentials(), undefined);
+    }));
+
+  Deno.test(`${name}.putProperty() inserts and replaces by ownership, interface and path`, () =>
+    withStore(async (store) => {
+      const a = property();
+      const b = property({ path: "/led/brightness" });
+      await store.putProperty(a);
+      await store.putProperty(b);
+      const replaced = property({ major: 2, payload: new Uint8Array([7]), state: "pending" });
+      await store.putProperty(replaced);
+      assertEquals(plainProperties(await store.loadProperties()), plainProperties([b, replaced]));
+    }));
+
+  Deno.test(
+    `${name}.putProperty() keeps empty payloads, major 0 and all three delivery states`,
+    () =>
+      withStore(async (store) => {
+        const records = [
+          property({ path: "/a", state: "delivered", major: 0 }),
+          property({ path: "/b", state: "pending", payload: allBytes() }),
+          property({ path: "/c", state: "pending-unset", payload: new Uint8Array(0) }),
+          property({ path: "/0", ownership: "server", payload: new Uint8Array([0]) }),
+        ];
+        for (const r of records) await store.putProperty(r);
+        const loaded = await sortedProperties(store);
+        assertEquals(plainProperties(loaded), plainProperties(records));
+        const unset = loaded.find((r) => r.path === "/c");
+        assertStrictEquals(unset?.payload.length, 0);
+        assertStrictEquals(unset?.state, "pending-unset");
+        assertStrictEquals(loaded.find((r) => r.path === "/a")?.major, 0);
+      }),
+  );
+
+  Deno.test(`${name}.putProperty() keeps device and server properties on one path apart`, () =>
+    withStore(async (store) => {
+      const device = property({ ownership: "device", payload: new Uint8Array([1]) });
+      const server = property({ ownership: "server", payload: new Uint8Array([2]) });
+      await store.putProperty(device);
+      await store.putProperty(server);
+      assertEquals(
+        plainProperties(await store.loadProperties()),
+        plainProperties([device, server]),
+      );
+      await store.deleteProperty("server", IFACE, device.path);
+      assertEquals(plainProperties(await store.loadProperties()), plainProperties([device]));
+    }));
+
+  Deno.test(`${name}.deleteProperty() removes one property and ignores unknown ones`, () =>
+    withStore(async (store) => {
+      const a = property({ path: "/a" });
+      const b = property({ path: "/b" });
+      await store.putProperty(a);
+      await store.putProperty(b);
+      await store.deleteProperty("device", IFACE, "/a");
+      await store.deleteProperty("device", IFACE, "/missing");
+      await store.deleteProperty("device", "org.example.Unknown", "/b");
+      assertEquals(plainProperties(await store.loadProperties()), plainProperties([b]));
+    }));
+
+  Deno.test(
+    `${name}.deleteInterfaceProperties() removes both ownerships of that interface only`,
+    () =>
+      withStore(async (store) => {
+        const kept = [
+          property({ interfaceName: OTHER }),
+          property({ interfaceName: OTHER, ownership: "server" }),
+        ];
+        await store.putProperty(property({ path: "/x" }));
+        await store.putProperty(property({ path: "/y", ownership: "server" }));
+        for (const r of kept) await store.putProperty(r);
+        await store.deleteInterfaceProperties(IFACE);
+        await store.deleteInterfaceProperties("org.example.Unknown");
+        assertEquals(plainProperties(await store.loadProperties()), plainProperties(kept));
+      }),
+  );
+
+  Deno.test(`${name}.putProperty() copies payloads in and out`, () =>
+    withStore(async (store) => {
+      const backing = new Uint8Array([100, 1, 2, 3, 100]);
+      await store.putProperty(property({ payload: backing.subarray(1, 4) }));
+      backing.fill(0);
+      const [loaded] = await store.loadProperties();
+      assertEquals(Uint8Array.from(loaded?.payload ?? []), new Uint8Array([1, 2, 3]));
+      loaded?.payload.fill(0);
+      const [again] = await store.loadProperties();
+      assertEquals(Uint8Array.from(again?.payload ?? []), new Uint8Array([1, 2, 3]));
+    }));
+
+  Deno.test(`${name}.saveSyncedIntrospection() replaces the value and keeps ""`, async () => {
+    await withStore(async (store) => {
+      await store.saveSyncedIntrospection("org.example.A:1:0;org.example.B:0:2");
+      assertStrictEquals(
+        await store.loadSyncedIntrospection(),
+        "org.example.A:1:0;org.example.B:0:2",
+      );
+      await store.saveSyncedIntrospection("");
+      assertStrictEquals(await store.loadSyncedIntrospection(), "");
+    });
+  });
+
+  Deno.test(`${name}.appendSample() assigns increasing ids in call order`, () =>
+    withStore(async (store) => {
+      const first = await store.appendSample(sample({ path: "/1" }));
+      const second = await store.appendSample(sample({ path: "/2" }));
+      assert(second.id > first.id, `ids must increase: ${first.id} then ${second.id}`);
+      await store.removeSamples([first.id, second.id]);
+      const third = await store.appendSample(sample({ path: "/3" }));
+      assert(third.id > second.id, "ids of removed samples must not be reused");
+      const { id: _, ...rest } = third;
+      assertEquals({ ...rest, payload: Uint8Array.from(rest.payload) }, sample({ path: "/3" }));
+      assertEquals(plainSamples(await store.listSamples(10)), plainSamples([third]));
+    }));
+
+  Deno.test(`${name}.appendSample() keeps QoS 0, zero times and empty payloads`, () =>
+    withStore(async (store) => {
+      const samples = [
+        sample({ qos: 0, producedAt: 0, expiresAt: 0, payload: new Uint8Array(0), path: "/0" }),
+        sample({ qos: 2, producedAt: 1.5, expiresAt: 8_640_000_000_000_000, payload: allBytes() }),
+      ];
+      const stored = [];
+      for (const s of samples) stored.push(await store.appendSample(s));
+      const listed = await store.listSamples(10);
+      assertEquals(plainSamples(listed), plainSamples(stored));
+      assertEquals(
+        plainSamples(listed).map(({ id: _, ...rest }) => rest),
+        samples.map((s) => ({ ...s, payload: Uint8Array.from(s.payload) })),
+      );
+    }));
+
+  Deno.test(`${name}.appendSample() copies payloads in and out`, () =>
+    withStore(async (store) => {
+      const backing = new Uint8Array([100, 4, 5, 100]);
+      const returned = await store.appendSample(sample({ payload: backing.subarray(1, 3) }));
+      backing.fill(0);
+      returned.payload.fill(0);
+      const [listed] = await store.listSamples(1);
+      assertEquals(Uint8Array.from(listed?.payload ?? []), new Uint8Array([4, 5]));
+      listed?.payload.fill(0);
+      const [again] = await store.listSamples(1);
+      assertEquals(Uint8Array.from(again?.payload ?? []), new Uint8Array([4, 5]));
+    }));
+
+  Deno.test(`${name}.listSamples() returns at most limit samples, oldest first`, () =>
+    withStore(async (store) => {
+      const stored = [];
+      for (let i = 0; i < 5; i++) stored.push(await store.appendSample(sample({ path: `/${i}` })));
+      assertEquals(await store.listSamples(0), []);
+      assertEquals(plainSamples(await store.listSamples(2)), plainSamples(stored.slice(0, 2)));
+      assertEquals(plainSamples(await store.listSamples(100)), plainSamples(stored));
+      assertEquals(plainSamples(await store.listSamples(Infinity)), plainSamples(stored));
+      await assertRejects(() => store.listSamples(-1), RangeError);
+      await assertRejects(() => store.listSamples(1.5), RangeError);
+      await assertRejects(() => store.listSamples(NaN), RangeError);
+    }));
+
+  Deno.test(`${name}.removeSamples() removes by id and ignores unknown ids`, () =>
+    withStore(async (store) => {
+      const stored = [];
+      for (let i = 0; i < 4; i++) stored.push(await store.appendSample(sample({ path: `/${i}` })));
+      const [s0, s1, s2, s3] = stored;
+      assert(s0 && s1 && s2 && s3);
+      await store.removeSamples([]);
+      await store.removeSamples([s2.id, s0.id, s3.id + 1000]);
+      assertEquals(plainSamples(await store.listSamples(10)), plainSamples([s1, s3]));
+      assertStrictEquals(await store.countSamples(), 2);
+    }));
+
+  Deno.test(`${name}.removeInterfaceSamples() removes only that interface's samples`, () =>
+    withStore(async (store) => {
+      const a1 = await store.appendSample(sample({ interfaceName: "org.example.A" }));
+      const b1 = await store.appendSample(sample({ interfaceName: "org.example.B" }));
+      await store.appendSample(sample({ interfaceName: "org.example.A" }));
+      const b2 = await store.appendSample(sample({ interfaceName: "org.example.B" }));
+      await store.removeInterfaceSamples("org.example.A");
+      await store.removeInterfaceSamples("org.example.Unknown");
+      assertEquals(plainSamples(await store.listSamples(10)), plainSamples([b1, b2]));
+      const a2 = await store.appendSample(sample({ interfaceName: "org.example.A" }));
+      assert(a2.id > a1.id);
+      assertEquals(plainSamples(await store.listSamples(10)), plainSamples([b1, b2, a2]));
+    }));
+
+  Deno.test(`${name}.countSamples() follows appends and removals`, () =>
+    withStore(async (store) => {
+      assertStrictEquals(await store.countSamples(), 0);
+      const a = await store.appendSample(sample());
+      await store.appendSample(sample({ interfaceName: "org.example.B" }));
+      await store.appendSample(sample());
+      assertStrictEquals(await store.countSamples(), 3);
+      await store.removeSamples([a.id]);
+      assertStrictEquals(await store.countSamples(), 2);
+      await store.removeInterfaceSamples("org.example.B");
+      assertStrictEquals(await store.countSamples(), 1);
+    }));
+
+  Deno.test(`${name}.saveCredentials() round-trips and replaces credentials`, () =>
+    withStore(async (store) => {
+      const full = {
+        credentialsSecret: "c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
+        privateKeyPem: "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n",
+        certificatePem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+      };
+      await store.saveCredentials(full);
+      assertEquals(await store.loadCredentials(), full);
+      await store.saveCredentials({ credentialsSecret: "" });
+      assertEquals(await store.loadCredentials(), { credentialsSecret: "" });
+      await store.saveCredentials({});
+      assertEquals(await store.loadCredentials(), {});
+    }));
+
+  Deno.test(`${name}: a read observes the writes called before it`, () =>
+    withStore(async (store) => {
+      const writes = [
+        store.putProperty(property()),
+        store.saveSyncedIntrospection("org.example.A:1:0"),
+        store.appendSample(sample()),
+        store.saveCredentials({ credentialsSecret: "s" }),
+      ];
+      assertStrictEquals((await store.loadProperties()).length, 1);
+      assertStrictEquals(await store.loadSyncedIntrospection(), "org.example.A:1:0");
+      assertStrictEquals(await store.countSamples(), 1);
+      assertEquals(await store.loadCredentials(), { credentialsSecret: "s" });
+      await Promise.all(writes);
+    }));
+
+  Deno.test(`${name}: concurrent appends get distinct ids increasing in call order`, () =>
+    withStore(async (store) => {
+      const results = await Promise.all(
+        Array.from({ length: 500 }, (_, i) => store.appendSample(sample({ path: `/${i}` }))),
+      );
+      for (let i = 1; i < results.length; i++) {
+        assert(results[i]!.id > results[i - 1]!.id, `id ${i} must exceed id ${i - 1}`);
+      }
+      const listed = await store.listSamples(1000);
+      assertEquals(listed.map((s) => s.path), results.map((s) => s.path));
+      assertStrictEquals(await store.countSamples(), 500);
+    }));
+
+  Deno.test(`${name}.close() is idempotent and later calls reject with store-failed`, async () => {
+    const fixture = await create();
+    try {
+      await fixture.store.putProperty(property());
+      await Promise.all([fixture.store.close(), fixture.store.close()]);
+      await fixture.store.close();
+      const err = await assertRejects(() => fixture.store.loadProperties(), AstarteError);
+      assertStrictEquals(err.code, "store-failed");
+      const err2 = await assertRejects(() => fixture.store.appendSample(sample()), AstarteError);
+      assertStrictEquals(err2.code, "store-failed");
+    } finally {
+      await fixture.store.close();
+      await fixture.cleanup();
+    }
+  });
+
+  Deno.test(`${name}.close() completes the writes called before it`, async () => {
+    const fixture = await create();
+    try {
+      const writes = Array.from(
+        { length: 20 },
+        (_, i) => fixture.store.appendSample(sample({ path: `/${i}` })),
+      );
+      await fixture.store.close();
+      const settled = await Promise.allSettled(writes);
+      assertEquals(settled.map((s) => s.status), Array(20).fill("fulfilled"));
+      if (fixture.reopen !== undefined) {
+        const again = await fixture.reopen();
+        try {
+          assertStrictEquals(await again.countSamples(), 20);
+        } finally {
+          await again.close();
+        }
+      }
+    } finally {
+      await fixture.store.close();
+      await fixture.cleanup();
+    }
+  });
+
+  Deno.test(`${name} reports store failures as AstarteError with code store-failed`, async () => {
+    const fixture = await create();
+    await fixture.store.close();
+    try {
+      const err = await assertRejects(() => fixture.store.countSamples(), AstarteError);
+      assertInstanceOf(err, AstarteError);
+      assertStrictEquals(err.code, "store-failed");
+      assert(err.message.length > 0);
+    } finally {
+      await fixture.cleanup();
+    }
+  });
+
+  if (!persistent) return;
+
+  Deno.test(`${name}: every kind of state survives a reopen`, async () => {
+    await withReopen(async (store, reopen) => {
+      const props = [
+        property({ path: "/a", state: "delivered", major: 0 }),
+        property({ path: "/b", state: "pending", payload: new Uint8Array(65_536).fill(7) }),
+        property({ path: "/c", state: "pending-unset", payload: new Uint8Array(0) }),
+        property({ path: "/a", ownership: "server", payload: allBytes() }),
+        property({ path: "/gone" }),
+        property({ interfaceName: OTHER, path: "/gone-too" }),
+      ];
+      for (const p of props) await store.putProperty(p);
+      await store.deleteProperty("device", IFACE, "/gone");
+      await store.deleteInterfaceProperties(OTHER);
+      await store.saveSyncedIntrospection("org.example.A:1:0");
+      await store.saveSyncedIntrospection("");
+      const samples = [];
+      for (let i = 0; i < 6; i++) {
+        samples.push(
+          await store.appendSample(
+            sample({ path: `/${i}`, interfaceName: i === 4 ? "org.example.B" : "org.example.A" }),
+          ),
+        );
+      }
+      await store.removeSamples([samples[1]!.id, samples[5]!.id]);
+      await store.removeInterfaceSamples("org.example.B");
+      const credentials = { credentialsSecret: "secret", certificatePem: "cert" };
+      await store.saveCredentials(credentials);
+
+      const expectedProps = plainProperties(props.slice(0, 4));
+      const expectedSamples = plainSamples([samples[0]!, samples[2]!, samples[3]!]);
+      let current = store;
+      for (let round = 0; round < 2; round++) {
+        current = await reopen(current);
+        assertEquals(plainProperties(await current.loadProperties()), expectedProps);
+        assertStrictEquals(await current.loadSyncedIntrospection(), "");
+        assertEquals(plainSamples(await current.listSamples(100)), expectedSamples);
+        assertStrictEquals(await current.countSamples(), 3);
+        assertEquals(await current.loadCredentials(), credentials);
+      }
+      const next = await current.appendSample(sample());
+      assert(next.id > samples[5]!.id, "ids must keep increasing across a reopen");
+    });
+  });
+
+  Deno.test(`${name}: a reopened store without credentials or introspection has none`, async () => {
+    await withReopen(async (store, reopen) => {
+      await store.putProperty(property());
+      const again = await reopen(store);
+      assertStrictEquals(await again.loadCredentials(), undefined);
+      assertStrictEquals(await again.loadSyncedIntrospection(), undefined);
+      assertStrictEquals((await again.loadProperties()).length, 1);
+    });
+  });
+
+  Deno.test(`${name}: concurrent appends survive a reopen in order`, async () => {
+    await withReopen(async (store, reopen) => {
+      const results = await Promise.all(
+        Array.from(
+          { length: 500 },
+          (_, i) =>
+            store.appendSample(sample({ path: `/${i}`, payload: new Uint8Array([i & 255]) })),
+        ),
+      );
+      const ids = results.map((s) => s.id);
+      assertStrictEquals(new Set(ids).size, 500);
+      const again = await reopen(store);
+      const listed = await again.listSamples(1000);
+      assertEquals(listed.map((s) => s.id), ids);
+      assertEquals(plainSamples(listed), plainSamples(results));
+    });
+  });
+}
