@@ -25,3 +25,8 @@ export {
   topicMatches,
 } from "./plugins/memory/memory_broker.ts";
 export { MemoryTransport } from "./plugins/memory/memory_transport.ts";
+export {
+  type DevServer,
+  type DevServerOptions,
+  startDevServer,
+} from "./src/testing/dev_server.ts";

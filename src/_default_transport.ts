@@ -36,24 +36,27 @@ export function lazyMqttTransport(options: DeviceOptions, store: Store): Transpo
               "(or pass a transport)",
           );
         }
-        const [{ MqttTransport }, { obtainTransportCredentials }] = await Promise.all([
+        const [{ MqttTransport }, pairing] = await Promise.all([
           import("../plugins/mqtt/mod.ts"),
           import("./pairing/credentials.ts"),
         ]);
         const ca = options.mqtt?.ca;
         const caCerts = ca === undefined ? undefined : Array.isArray(ca) ? ca : [ca];
+        const base = {
+          realm: options.realm,
+          deviceId: options.deviceId,
+          credentialsSecret,
+          pairingUrl,
+          store,
+          caCerts,
+        };
         inner = new MqttTransport({
+          // After a TLS or CONNACK auth failure the transport asks for renewal: verify the
+          // certificate with Pairing and replace it when invalid (spec 3.4 step 5).
           credentials: ({ signal, renew }) =>
-            obtainTransportCredentials({
-              realm: options.realm,
-              deviceId: options.deviceId,
-              credentialsSecret,
-              pairingUrl,
-              store,
-              caCerts,
-              signal,
-              renewMarginMs: renew ? Number.POSITIVE_INFINITY : undefined,
-            }),
+            renew
+              ? pairing.renewTransportCredentials({ ...base, signal })
+              : pairing.obtainTransportCredentials({ ...base, signal }),
           ca,
           insecureSkipVerify: options.mqtt?.insecureSkipVerify,
           keepAliveSeconds: options.mqtt?.keepAliveSeconds,

@@ -82,7 +82,7 @@ export interface ConnectedInfo {
 /** Options of the default MQTT transport (used when no `transport` is given). */
 export interface DefaultTransportOptions {
   /** Custom CA certificates (PEM) for the Pairing API and the broker. */
-  readonly ca?: string | string[];
+  readonly ca?: string | readonly string[];
   /** UNSAFE, development only: accept any broker certificate. @default false */
   readonly insecureSkipVerify?: boolean;
   /** MQTT keep-alive in seconds. */

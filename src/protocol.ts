@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { deflateSync, inflateSync } from "node:zlib";
+import { inflateSync } from "node:zlib";
+import { deflate } from "pako";
 import { AstarteError } from "./errors.ts";
 
 /** One introspection entry: an interface name with its major and minor version. */
@@ -151,7 +152,7 @@ const UTF8 = new TextEncoder();
  * name immediately followed by the property path) joined by `;`.
  *
  * Default (zlib) format: a 4-byte big-endian byte length of the UTF-8 text, then the zlib
- * (RFC 1950) stream from `node:zlib` `deflateSync` at the default level. An empty list is sent
+ * (RFC 1950) stream from `npm:pako` at the default level, byte-identical to the reference zlib. An empty list is sent
  * as `00 00 00 00 78 9c 03 00 00 00 00 01` (prefix plus the zlib stream of no input, as the Rust
  * SDK and the server's own encoder produce); the 4-zero-byte form is equally valid but not sent.
  * The compressed bytes depend on the zlib implementation: receivers compare inflated text.
@@ -179,7 +180,9 @@ export function encodePurgeProperties(
 ): Uint8Array {
   const text = UTF8.encode(entries.join(";"));
   if (options?.plaintext) return text;
-  const compressed = deflateSync(text);
+  // pako, not node:zlib: its output is the same on every runtime and matches the reference zlib
+  // byte for byte (Deno's node:zlib emits a different, equally valid, DEFLATE body).
+  const compressed = deflate(text);
   const out = new Uint8Array(4 + compressed.length);
   new DataView(out.buffer).setUint32(0, text.length, false);
   out.set(compressed, 4);

@@ -6,6 +6,8 @@
  *
  * @module
  */
+// @peculiar/x509 uses tsyringe, which needs the Reflect metadata polyfill loaded first.
+import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 
 const ALGORITHM: EcKeyGenParams & EcdsaParams = {

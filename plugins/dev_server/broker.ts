@@ -169,6 +169,24 @@ function asQoS(qos: number): QoS {
 }
 
 /**
+ * aedes reads with one `read()` per 'readable' event and expects it to return everything
+ * buffered, as Node does. Under Deno a socket may push more data synchronously while `read()`
+ * runs, so part of a large packet stays buffered, no further 'readable' comes, and the device's
+ * packet is stuck until its next one (e.g. a keep-alive ping 30 s later). Reading until `null`
+ * restores Node's behaviour.
+ */
+function drainOnRead(socket: tls.TLSSocket): void {
+  const read = socket.read.bind(socket);
+  socket.read = (size?: number): Buffer | null => {
+    if (size !== undefined && size !== null) return read(size);
+    const chunks: Buffer[] = [];
+    for (let chunk = read(); chunk !== null; chunk = read()) chunks.push(chunk);
+    if (chunks.length <= 1) return chunks[0] ?? null;
+    return Buffer.concat(chunks);
+  };
+}
+
+/**
  * Starts a mutual-TLS MQTT 3.1.1 broker on 127.0.0.1 with Astarte's authentication and
  * authorisation rules:
  *
@@ -383,6 +401,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
   }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    drainOnRead(socket);
     const client = aedes.handle(socket);
     const state: ConnState = {
       nextSeq: 0,

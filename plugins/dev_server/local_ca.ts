@@ -227,7 +227,10 @@ export class LocalCa {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
         new x509.SubjectAlternativeNameExtension(
-          hosts.map((host) => ({ type: isIpAddress(host) ? "ip" as const : "dns" as const, value: host })),
+          hosts.map((host) => ({
+            type: isIpAddress(host) ? "ip" as const : "dns" as const,
+            value: host,
+          })),
         ),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(this.#keys.publicKey),

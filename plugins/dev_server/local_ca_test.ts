@@ -39,10 +39,12 @@ Deno.test("LocalCa.signCertificateRequest() forces CN=<realm>/<deviceId> and cli
   const { privateKeyPem, csrPem } = await generateKeyAndCsr({ realm: REALM, deviceId: DEVICE_ID });
   const own = await ca.signCertificateRequest(csrPem, { realm: REALM, deviceId: DEVICE_ID });
   assert(await privateKeyMatchesCertificate(privateKeyPem, own));
-  assert(await new x509.X509Certificate(own).verify({
-    publicKey: new x509.X509Certificate(ca.certificatePem),
-    signatureOnly: true,
-  }));
+  assert(
+    await new x509.X509Certificate(own).verify({
+      publicKey: new x509.X509Certificate(ca.certificatePem),
+      signatureOnly: true,
+    }),
+  );
 });
 
 Deno.test("LocalCa.signCertificateRequest() rejects anything but one valid PEM CSR", async () => {
@@ -64,7 +66,10 @@ Deno.test("LocalCa.signCertificateRequest() rejects anything but one valid PEM C
   bytes[bytes.length - 2]! ^= 0x01;
   const tampered = x509.PemConverter.encode(bytes, "CERTIFICATE REQUEST");
   await assertRejects(() => ca.signCertificateRequest(tampered, id), SyntaxError);
-  await assertRejects(() => ca.signCertificateRequest(pem, { realm: REALM, deviceId: "x" }), TypeError);
+  await assertRejects(
+    () => ca.signCertificateRequest(pem, { realm: REALM, deviceId: "x" }),
+    TypeError,
+  );
   assertEquals(ca.latestSerial(`${REALM}/${DEVICE_ID}`), undefined);
 });
 
@@ -89,11 +94,17 @@ Deno.test("LocalCa.verifyClientCertificate() checks issuer, signature, usage and
   const other = await LocalCa.create({ commonName: "Some Other CA" });
   const id = { realm: REALM, deviceId: DEVICE_ID };
   const foreign = await other.signCertificateRequest((await csrFor("a")).pem, id);
-  assertEquals(await ca.verifyClientCertificate(foreign), { valid: false, cause: "INVALID_ISSUER" });
+  assertEquals(await ca.verifyClientCertificate(foreign), {
+    valid: false,
+    cause: "INVALID_ISSUER",
+  });
   // Same issuer name, different key.
   const impostor = await LocalCa.create({ commonName: "Astarte Dev Local CA" });
   const forged = await impostor.signCertificateRequest((await csrFor("a")).pem, id);
-  assertEquals(await ca.verifyClientCertificate(forged), { valid: false, cause: "INVALID_SIGNATURE" });
+  assertEquals(await ca.verifyClientCertificate(forged), {
+    valid: false,
+    cause: "INVALID_SIGNATURE",
+  });
   const server = await ca.issueServerCertificate();
   assertEquals(
     await ca.verifyClientCertificate(server.certificatePem),

@@ -269,7 +269,9 @@ class DevPairingApi implements PairingApi {
         return jsonResponse(500, { errors: { detail: "Internal server error" } });
       }
       const record = this.#records.get(deviceId);
-      if (record === undefined) return jsonResponse(404, { errors: { detail: "Device not found" } });
+      if (record === undefined) {
+        return jsonResponse(404, { errors: { detail: "Device not found" } });
+      }
       if (record.secretHash !== await sha256Hex(token)) return forbidden();
       if (route === "info") return this.#info(record);
       if (route === "credentials") return await this.#credentials(req, record, info);
@@ -336,7 +338,9 @@ class DevPairingApi implements PairingApi {
     // bytes (the SDK itself only ever sends canonical 22-character IDs).
     const deviceId = typeof hwId === "string" ? canonicalDeviceId(hwId) : undefined;
     if (deviceId === undefined) {
-      return jsonResponse(422, { errors: { hw_id: ["is not a valid base64 encoded 128 bits id"] } });
+      return jsonResponse(422, {
+        errors: { hw_id: ["is not a valid base64 encoded 128 bits id"] },
+      });
     }
     const introspection = parseIntrospection(data.initial_introspection);
     if (typeof introspection === "string") {
@@ -512,7 +516,9 @@ function parseIntrospection(
   if (!isRecord(value)) return "is invalid";
   const out: Record<string, { major: number; minor: number }> = {};
   for (const [name, version] of Object.entries(value)) {
-    if (!isRecord(version) || !Number.isInteger(version.major) || !Number.isInteger(version.minor)) {
+    if (
+      !isRecord(version) || !Number.isInteger(version.major) || !Number.isInteger(version.minor)
+    ) {
       return `has invalid format for interface ${name}`;
     }
     const major = version.major as number;

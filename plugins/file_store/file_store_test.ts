@@ -8,7 +8,7 @@ import {
 } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
 import type { NewRetainedSample, PropertyRecord } from "../../src/store.ts";
-import { testStoreContract } from "../../tests/contracts/store_contract.ts";
+import { testStoreContract, testStoreKillSafety } from "../../tests/contracts/store_contract.ts";
 import { FileStore, type FileStoreOptions } from "./mod.ts";
 
 testStoreContract("FileStore", async () => {
@@ -312,3 +312,10 @@ Deno.test("FileStore.appendSample() commits appends made while a flush is runnin
       await store.close();
     }
   }));
+
+testStoreKillSafety("FileStore", {
+  moduleUrl: new URL("./mod.ts", import.meta.url).href,
+  className: "FileStore",
+  location: (dir) => `${dir}/store`,
+  open: (location) => FileStore.open(location),
+});

@@ -12,8 +12,11 @@ import type { TransportListener, TransportMessage } from "../../src/transport.ts
 
 /** Server-side hooks of a {@link MemoryBroker}. */
 export interface MemoryBrokerHooks {
-  /** A client published; called in order per client, after the publish was acknowledged. */
-  onPublish?(clientId: string, topic: string, payload: Uint8Array, qos: QoS): void;
+  /**
+   * A client published. Called in order per client; the publish is acknowledged once the
+   * returned promise settles (as a QoS 2 flow completes after the broker processed it).
+   */
+  onPublish?(clientId: string, topic: string, payload: Uint8Array, qos: QoS): void | Promise<void>;
   /** A client connected (after CONNACK). */
   onConnect?(clientId: string, sessionPresent: boolean): void;
   /** A client connection ended. */
@@ -54,12 +57,12 @@ export class BrokerConnection {
   }
 
   /** Runs `task` after every earlier task of this connection, like bytes on a socket. */
-  #enqueue(task: () => void): Promise<void> {
+  #enqueue(task: () => void | Promise<void>): Promise<void> {
     const run = this.#chain.then(() => {
       if (!this.#open) {
         throw new AstarteError("transport-failed", "Connection closed before delivery");
       }
-      task();
+      return task();
     });
     this.#chain = run.catch(() => {});
     return run;
@@ -68,7 +71,9 @@ export class BrokerConnection {
   /** Client to broker publish; resolves when "acknowledged". */
   publish(topic: string, payload: Uint8Array, qos: QoS): Promise<void> {
     const copy = payload.slice();
-    return this.#enqueue(() => this.#broker.hooks.onPublish?.(this.clientId, topic, copy, qos));
+    return this.#enqueue(async () => {
+      await this.#broker.hooks.onPublish?.(this.clientId, topic, copy, qos);
+    });
   }
 
   /** Adds subscriptions. */

@@ -394,8 +394,10 @@ export class MqttTransport implements Transport {
     if (topics.length === 0) return;
     const client = this.#connectedClient(`subscribe to ${topics.join(", ")}`);
     await new Promise<void>((resolve, reject) => {
-      client.subscribe([...topics], { qos: 2 }, (error, granted) => {
-        const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      client.subscribe([...topics], { qos: 2 }, (error, _granted, packet) => {
+        // SUBACK return codes, in the order of the filters (one SUBSCRIBE packet).
+        const codes = packet?.granted ?? [];
+        const refused = topics.filter((_, i) => typeof codes[i] === "number" && codes[i]! >= 128);
         if (error || refused.length > 0) {
           const what = refused.length > 0
             ? `the broker refused ${refused.map((t) => `"${t}"`).join(", ")}`

@@ -56,7 +56,10 @@ Deno.test("generateKeyAndCsr() makes a single signed P-256 CSR for <realm>/<devi
 Deno.test("exportPrivateKeyPem() writes PKCS#8 PEM in 64-column lines", async () => {
   const { privateKey } = await generateDeviceKeyPair();
   const pem = await exportPrivateKeyPem(privateKey);
-  assertMatch(pem, /^-----BEGIN PRIVATE KEY-----\n([A-Za-z0-9+/=]{1,64}\n)+-----END PRIVATE KEY-----\n$/);
+  assertMatch(
+    pem,
+    /^-----BEGIN PRIVATE KEY-----\n([A-Za-z0-9+/=]{1,64}\n)+-----END PRIVATE KEY-----\n$/,
+  );
 });
 
 Deno.test("isSinglePemBlock() accepts exactly one well-formed block of the label", async () => {
@@ -65,9 +68,15 @@ Deno.test("isSinglePemBlock() accepts exactly one well-formed block of the label
   assert(isSinglePemBlock(`\n  ${pem.replaceAll("\n", "\r\n")}  \n`, "CERTIFICATE"));
   assert(!isSinglePemBlock(pem + pem, "CERTIFICATE"));
   assert(!isSinglePemBlock(pem, "CERTIFICATE REQUEST"));
-  assert(!isSinglePemBlock("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----", "CERTIFICATE"));
-  assert(!isSinglePemBlock("-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----", "CERTIFICATE"));
-  assert(!isSinglePemBlock("-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----", "CERTIFICATE"));
+  assert(
+    !isSinglePemBlock("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----", "CERTIFICATE"),
+  );
+  assert(
+    !isSinglePemBlock("-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----", "CERTIFICATE"),
+  );
+  assert(
+    !isSinglePemBlock("-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----", "CERTIFICATE"),
+  );
   assert(!isSinglePemBlock("", "CERTIFICATE"));
   assert(!isSinglePemBlock(42 as unknown as string, "CERTIFICATE"));
 });

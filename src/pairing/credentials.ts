@@ -222,7 +222,12 @@ async function ensureCredentials(
   }
 
   const info = await client.deviceInfo({ signal });
-  return { brokerUrl: info.brokerUrl, certificatePem: certificatePem!, privateKeyPem: privateKeyPem!, renewed };
+  return {
+    brokerUrl: info.brokerUrl,
+    certificatePem: certificatePem!,
+    privateKeyPem: privateKeyPem!,
+    renewed,
+  };
 }
 
 async function judgeStored(

@@ -68,7 +68,9 @@ Deno.test("deviceIdFromBytes() reproduces the raw-bytes vector of spec 1.2", () 
 });
 
 Deno.test("generateDeviceId() rejects a namespace that is not a canonical UUID", async () => {
-  for (const ns of ["", "f79ad91fc6384889ae749d001a3b4cf8", "{f79ad91f-c638-4889-ae74-9d001a3b4cf8}"]) {
+  for (
+    const ns of ["", "f79ad91fc6384889ae749d001a3b4cf8", "{f79ad91f-c638-4889-ae74-9d001a3b4cf8}"]
+  ) {
     let thrown: unknown;
     try {
       await generateDeviceId(ns, "x");

@@ -52,6 +52,8 @@ export class PairingError extends AstarteError {
   readonly status: number | undefined;
 
   /**
+   * Creates a Pairing error.
+   *
    * @param kind how the call failed
    * @param message what was attempted and why it failed
    * @param options HTTP status and cause
@@ -200,6 +202,8 @@ export class PairingClient implements Disposable {
   #random: () => number;
 
   /**
+   * Creates a client; no request is made until a method is called.
+   *
    * @param options base URL, identity, credentials and retry policy
    * @throws {TypeError} on an invalid URL, realm or device ID
    * @throws {RangeError} on an invalid retry policy

@@ -157,7 +157,9 @@ Deno.test("PairingClient refuses invalid device IDs, realms and URLs before any 
 
 Deno.test("PairingClient retries 5xx with growing randomised back-off, then succeeds", async () => {
   await using fake = startFake((_req, _seen, n) =>
-    n <= 3 ? json(503, { errors: { detail: "Internal server error" } }) : json(200, infoBody("mqtts://b:1"))
+    n <= 3
+      ? json(503, { errors: { detail: "Internal server error" } })
+      : json(200, infoBody("mqtts://b:1"))
   );
   const { delays, sleep } = recordingSleep();
   using c = client(fake.url, {
@@ -285,9 +287,24 @@ Deno.test("PairingClient never puts the JWT or the credentials secret in errors"
 
 Deno.test("PairingClient.deviceInfo() parses mqtts and ssl broker URLs with or without slash", async () => {
   const urls: [string, string, string, number][] = [
-    ["mqtts://broker.example.com:8883/", "mqtts://broker.example.com:8883", "broker.example.com", 8883],
-    ["mqtts://broker.example.com:8883", "mqtts://broker.example.com:8883", "broker.example.com", 8883],
-    ["ssl://broker.example.com:8883", "mqtts://broker.example.com:8883", "broker.example.com", 8883],
+    [
+      "mqtts://broker.example.com:8883/",
+      "mqtts://broker.example.com:8883",
+      "broker.example.com",
+      8883,
+    ],
+    [
+      "mqtts://broker.example.com:8883",
+      "mqtts://broker.example.com:8883",
+      "broker.example.com",
+      8883,
+    ],
+    [
+      "ssl://broker.example.com:8883",
+      "mqtts://broker.example.com:8883",
+      "broker.example.com",
+      8883,
+    ],
     ["ssl://10.0.0.1:1883/", "mqtts://10.0.0.1:1883", "10.0.0.1", 1883],
     ["MQTTS://[::1]:8883/", "mqtts://[::1]:8883", "::1", 8883],
   ];
@@ -308,8 +325,8 @@ Deno.test("PairingClient.deviceInfo() fails clearly on a missing port or unsuppo
   const bad: [unknown, string][] = [
     ["mqtts://broker.example.com/", "missing or invalid port"],
     ["ssl://broker.example.com", "missing or invalid port"],
-    ["mqtt://broker.example.com:1883", "scheme \"mqtt\""],
-    ["tcp://broker.example.com:1883", "scheme \"tcp\""],
+    ["mqtt://broker.example.com:1883", 'scheme "mqtt"'],
+    ["tcp://broker.example.com:1883", 'scheme "tcp"'],
     ["broker.example.com:8883", "scheme"],
     ["mqtts://broker.example.com:0", "port"],
     [undefined, "broker_url"],
@@ -344,7 +361,10 @@ Deno.test("PairingClient.requestCertificate() sends a single CSR and returns cli
   using c = client(fake.url);
   assertEquals(await c.requestCertificate(csrPem), certPem);
   const [req] = fake.seen;
-  assertEquals(req!.path, `/v1/${REALM}/devices/${DEVICE_ID}/protocols/astarte_mqtt_v1/credentials`);
+  assertEquals(
+    req!.path,
+    `/v1/${REALM}/devices/${DEVICE_ID}/protocols/astarte_mqtt_v1/credentials`,
+  );
   assertEquals(JSON.parse(req!.body), { data: { csr: csrPem } });
   assert(!req!.body.includes("PRIVATE KEY"));
   await assertRejects(() => c.requestCertificate(csrPem + csrPem), TypeError, "single PEM");
@@ -439,7 +459,10 @@ Deno.test("PairingClient's default sleep clears its timer when aborted", async (
     setTimeout(() => controller.abort(), 0);
     return new Response("", { status: 503 });
   });
-  using c = client(fake.url, { sleep: undefined, retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+  using c = client(fake.url, {
+    sleep: undefined,
+    retry: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+  });
   const err = await assertRejects(() => c.deviceInfo({ signal: controller.signal }));
   assertInstanceOf(err, DOMException);
   assertEquals(err.name, "AbortError");
@@ -453,11 +476,23 @@ Deno.test("parseBrokerUrl() normalises to mqtts://host:port", () => {
 });
 
 Deno.test("parsePairingTimestamp() accepts Pairing strings, ISO strings and integer ms", () => {
-  assertEquals(parsePairingTimestamp("2026-01-10 08:00:00.123Z"), new Date("2026-01-10T08:00:00.123Z"));
+  assertEquals(
+    parsePairingTimestamp("2026-01-10 08:00:00.123Z"),
+    new Date("2026-01-10T08:00:00.123Z"),
+  );
   assertEquals(parsePairingTimestamp("2026-01-10T08:00:00Z"), new Date("2026-01-10T08:00:00Z"));
-  assertEquals(parsePairingTimestamp("2026-01-10 08:00:00.123456Z"), new Date("2026-01-10T08:00:00.123Z"));
-  assertEquals(parsePairingTimestamp("2026-01-10 08:00:00.1"), new Date("2026-01-10T08:00:00.100Z"));
-  assertEquals(parsePairingTimestamp("2026-01-10 09:00:00+01:00"), new Date("2026-01-10T08:00:00Z"));
+  assertEquals(
+    parsePairingTimestamp("2026-01-10 08:00:00.123456Z"),
+    new Date("2026-01-10T08:00:00.123Z"),
+  );
+  assertEquals(
+    parsePairingTimestamp("2026-01-10 08:00:00.1"),
+    new Date("2026-01-10T08:00:00.100Z"),
+  );
+  assertEquals(
+    parsePairingTimestamp("2026-01-10 09:00:00+01:00"),
+    new Date("2026-01-10T08:00:00Z"),
+  );
   assertEquals(parsePairingTimestamp(1768032000123), new Date(1768032000123));
   assertEquals(parsePairingTimestamp(1.5), undefined);
   assertEquals(parsePairingTimestamp("yesterday"), undefined);

@@ -67,7 +67,7 @@ export class FakeAstarte {
     this.broker = new MemoryBroker({
       onPublish: (clientId, topic, payload, qos) => {
         const deviceId = this.#deviceIdOf(clientId);
-        this.#server.handlePublish(deviceId, topic, payload, qos, this.#link(deviceId));
+        return this.#server.handlePublish(deviceId, topic, payload, qos, this.#link(deviceId));
       },
     });
   }
@@ -159,12 +159,19 @@ export class FakeAstarte {
     path: string,
     value: AstarteValue | AstarteObject,
   ): boolean {
-    return this.#server.sendToDevice(deviceId, interfaceName, path, value, this.#link(deviceId));
+    // The in-memory link answers synchronously.
+    return this.#server.sendToDevice(
+      deviceId,
+      interfaceName,
+      path,
+      value,
+      this.#link(deviceId),
+    ) as boolean;
   }
 
   /** Unsets a server-owned property on a device. */
   unset(deviceId: string, interfaceName: string, path: string): boolean {
-    return this.#server.unsetOnDevice(deviceId, interfaceName, path, this.#link(deviceId));
+    return this.#server.unsetOnDevice(deviceId, interfaceName, path, this.#link(deviceId)) as boolean;
   }
 
   /**

@@ -38,8 +38,11 @@ import type {
 
 /** How the server reaches one connected device. */
 export interface DeviceLink {
-  /** Publishes to the device; false when no subscription of its session matches. */
-  publish(topic: string, payload: Uint8Array, qos: QoS): boolean;
+  /**
+   * Publishes to the device; false when no subscription of its session matches. May settle
+   * asynchronously (a network broker).
+   */
+  publish(topic: string, payload: Uint8Array, qos: QoS): boolean | Promise<boolean>;
   /** Closes the device connection; `dropSession` also deletes its broker session. */
   disconnect(options: { readonly dropSession: boolean; readonly reason: string }): void;
 }
@@ -216,17 +219,17 @@ export class RealmServer {
   // ---------------------------------------------------------------------------------------
   // Device -> server
 
-  /** Processes one device publish, as Data Updater Plant would. Never throws. */
-  handlePublish(
+  /** Processes one device publish, as Data Updater Plant would. Never rejects. */
+  async handlePublish(
     deviceId: string,
     topic: string,
     payload: Uint8Array,
     qos: QoS,
     link: DeviceLink,
-  ): void {
+  ): Promise<void> {
     const state = this.#device(deviceId);
     try {
-      this.#handle(state, topic, payload, qos, link);
+      await this.#handle(state, topic, payload, qos, link);
     } catch (error) {
       const refusal = error instanceof DeviceRefusal ? error : new DeviceRefusal(
         "undecodable_bson_payload",
@@ -241,7 +244,13 @@ export class RealmServer {
     }
   }
 
-  #handle(state: DeviceState, topic: string, payload: Uint8Array, qos: QoS, link: DeviceLink) {
+  async #handle(
+    state: DeviceState,
+    topic: string,
+    payload: Uint8Array,
+    qos: QoS,
+    link: DeviceLink,
+  ): Promise<void> {
     const base = topic.split("/").slice(0, 2).join("/");
     const kind = parseIncomingTopic(base, topic);
     if (!kind) throw new DeviceRefusal("invalid_interface", "topic outside the device base");
@@ -261,7 +270,7 @@ export class RealmServer {
         this.#capabilities(state, topic, payload, qos);
         return;
       case "control":
-        this.#control(state, kind.path, base, topic, payload, qos, link);
+        await this.#control(state, kind.path, base, topic, payload, qos, link);
         return;
       case "data":
         this.#data(state, kind.interfaceName, kind.path, topic, payload, qos);
@@ -284,7 +293,7 @@ export class RealmServer {
     this.#record(state, { kind: "capabilities", topic, qos, payload });
   }
 
-  #control(
+  async #control(
     state: DeviceState,
     path: string,
     base: string,
@@ -292,10 +301,10 @@ export class RealmServer {
     payload: Uint8Array,
     qos: QoS,
     link: DeviceLink,
-  ): void {
+  ): Promise<void> {
     if (path === "/emptyCache") {
       this.#record(state, { kind: "empty-cache", topic, qos, payload });
-      this.#emptyCache(state, base, link);
+      await this.#emptyCache(state, base, link);
       return;
     }
     if (path === "/producer/properties") {
@@ -319,7 +328,7 @@ export class RealmServer {
     throw new DeviceRefusal("unexpected_control_message", `control path "${path}"`);
   }
 
-  #emptyCache(state: DeviceState, base: string, link: DeviceLink): void {
+  async #emptyCache(state: DeviceState, base: string, link: DeviceLink): Promise<void> {
     for (const entry of state.introspection ?? []) {
       if (!this.#interfaces.has(`${entry.name}:${entry.major}`)) {
         throw new DeviceRefusal(
@@ -333,12 +342,12 @@ export class RealmServer {
       return entry !== undefined && this.#introspected(state, entry.interfaceName) !== undefined;
     });
     const list = encodePurgeProperties(set, { plaintext: state.plaintextPurge });
-    if (!link.publish(`${base}/control/consumer/properties`, list, 2)) {
+    if (!(await link.publish(`${base}/control/consumer/properties`, list, 2))) {
       throw new DeviceRefusal("device_session_not_found", "no subscription to consumer/properties");
     }
     for (const key of set) {
       const property = state.serverProperties.get(key);
-      if (property && !link.publish(`${base}/${key}`, property.payload, 2)) {
+      if (property && !(await link.publish(`${base}/${key}`, property.payload, 2))) {
         throw new DeviceRefusal("resend_interface_properties_failed", `no subscription for ${key}`);
       }
     }
@@ -416,7 +425,7 @@ export class RealmServer {
    * for properties, QoS by reliability for datastreams. Properties are also kept for the next
    * `emptyCache`.
    *
-   * @returns whether a subscription received it
+   * @returns whether a subscription received it (a promise when the link is asynchronous)
    * @throws {AstarteError} when the interface/path/value is invalid, or when a guaranteed or
    * unique datastream reaches no subscriber (`cannot_push_to_device`)
    */
@@ -426,7 +435,7 @@ export class RealmServer {
     path: string,
     value: AstarteValue | AstarteObject,
     link: DeviceLink | undefined,
-  ): boolean {
+  ): boolean | Promise<boolean> {
     const iface = this.#serverInterface(interfaceName);
     const state = this.#device(deviceId);
     const ctx = { interfaceName, path };
@@ -457,15 +466,28 @@ export class RealmServer {
         state.serverProperties.set(interfaceName + path, { payload, value: decoded });
       }
     }
-    const delivered = link?.publish(`${this.realm}/${deviceId}/${interfaceName}${path}`, payload, qos) ?? false;
-    if (!delivered && iface.type === "datastream" && qos > 0) {
-      throw new AstarteError("transport-failed", `cannot_push_to_device: ${deviceId} has no subscription for "${interfaceName}"`);
-    }
-    return delivered;
+    const topic = `${this.realm}/${deviceId}/${interfaceName}${path}`;
+    const check = (delivered: boolean): boolean => {
+      // AppEngine reports guaranteed/unique datastreams that reach nobody (spec 7.1).
+      if (!delivered && iface.type === "datastream" && qos > 0) {
+        throw new AstarteError(
+          "transport-failed",
+          `cannot_push_to_device: ${deviceId} has no subscription for "${interfaceName}"`,
+        );
+      }
+      return delivered;
+    };
+    const delivered = link?.publish(topic, payload, qos) ?? false;
+    return typeof delivered === "boolean" ? check(delivered) : delivered.then(check);
   }
 
   /** Unsets a server-owned property on a device (empty payload, QoS 2). */
-  unsetOnDevice(deviceId: string, interfaceName: string, path: string, link: DeviceLink | undefined): boolean {
+  unsetOnDevice(
+    deviceId: string,
+    interfaceName: string,
+    path: string,
+    link: DeviceLink | undefined,
+  ): boolean | Promise<boolean> {
     const iface = this.#serverInterface(interfaceName);
     const mapping = iface.mappingFor(path);
     if (iface.type !== "properties" || !mapping?.allowUnset) {

@@ -526,3 +526,99 @@ export function testStoreContract(
     });
   });
 }
+
+/** How {@link testStoreKillSafety} opens a store, in the test and in a child process. */
+export interface KillSafetyOptions {
+  /** Absolute URL of the module that exports the store class. */
+  readonly moduleUrl: string;
+  /** Name of the exported store class; it must have `static open(location)`. */
+  readonly className: string;
+  /** Turns a fresh temp directory into the location passed to `open` (a dir or a file). */
+  readonly location: (dir: string) => string;
+  /** Opens the store in the test process. */
+  readonly open: (location: string) => Promise<Store>;
+}
+
+/**
+ * Registers a test that kills (SIGKILL) a child process appending samples in concurrent
+ * bursts, twice, and checks that every append the child saw resolve is still there, in order.
+ *
+ * @param name store class name used as the first word of the test name
+ * @param options how to open the store in the child and in the test
+ */
+export function testStoreKillSafety(name: string, options: KillSafetyOptions): void {
+  Deno.test({
+    name: `${name} keeps every acknowledged append when its process is killed`,
+    ignore: Deno.build.os === "windows",
+    fn: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "store_kill_test_" });
+      const location = options.location(dir);
+      const acked: number[] = [];
+      try {
+        for (let round = 0; round < 2; round++) {
+          acked.push(...await runAndKill(options, location, 20));
+        }
+        const store = await options.open(location);
+        try {
+          const ids = (await store.listSamples(Infinity)).map((s) => s.id);
+          for (let i = 1; i < ids.length; i++) assert(ids[i]! > ids[i - 1]!, "ids out of order");
+          const present = new Set(ids);
+          const lost = acked.filter((id) => !present.has(id));
+          assertEquals(lost, [], `${lost.length} acknowledged samples were lost`);
+          assert(acked.length >= 40 * 50, `only ${acked.length} appends were acknowledged`);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
+// Starts a child that appends bursts of 50 and prints each resolved burst's ids; kills it
+// after `bursts` acknowledgements and returns the acknowledged ids.
+async function runAndKill(
+  options: KillSafetyOptions,
+  location: string,
+  bursts: number,
+): Promise<number[]> {
+  const code = `
+    const { ${options.className}: Store } = await import(${JSON.stringify(options.moduleUrl)});
+    const store = await Store.open(${JSON.stringify(location)});
+    const sample = { interfaceName: "org.example.Sensors", path: "/t",
+      payload: new Uint8Array(32).fill(1), qos: 1, producedAt: 1, expiresAt: 0 };
+    const out = new TextEncoder();
+    while (true) {
+      const done = await Promise.all(Array.from({ length: 50 }, () => store.appendSample(sample)));
+      await Deno.stdout.write(out.encode(done.map((s) => s.id).join(",") + "\\n"));
+    }`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+  }).spawn();
+  const acked: number[] = [];
+  let lines = 0;
+  let buffered = "";
+  let killed = false;
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      acked.push(...buffered.slice(0, newline).split(",").map(Number));
+      buffered = buffered.slice(newline + 1);
+      lines++;
+    }
+    if (lines >= bursts && !killed) {
+      child.kill("SIGKILL");
+      killed = true;
+    }
+  }
+  const status = await child.status;
+  assert(killed, `the child exited by itself with code ${status.code}`);
+  assertStrictEquals(status.signal, "SIGKILL");
+  return acked;
+}
