@@ -12,11 +12,7 @@
  * @module
  */
 export { FakeAstarte, type FakeAstarteOptions } from "./src/testing/fake_astarte.ts";
-export type {
-  DeviceErrorRecord,
-  DeviceLink,
-  ReceivedMessage,
-} from "./src/testing/realm_server.ts";
+export type { DeviceErrorRecord, DeviceLink, ReceivedMessage } from "./src/testing/realm_server.ts";
 export { RealmServer } from "./src/testing/realm_server.ts";
 export {
   BrokerConnection,
@@ -25,8 +21,4 @@ export {
   topicMatches,
 } from "./plugins/memory/memory_broker.ts";
 export { MemoryTransport } from "./plugins/memory/memory_transport.ts";
-export {
-  type DevServer,
-  type DevServerOptions,
-  startDevServer,
-} from "./src/testing/dev_server.ts";
+export { type DevServer, type DevServerOptions, startDevServer } from "./src/testing/dev_server.ts";

@@ -119,17 +119,13 @@ for (const [name, codec] of [["ts", ts], ["wasm", wasm]] as const) {
 // Resolution alone: Interface.resolve (TypeScript) against staging the path + the WASM resolver.
 const runtime = sharedRuntime();
 const wideId = runtime.acquire(interfaceInfo(wide));
-const encoder = new TextEncoder();
 const paths = ["/group9/abc/field27", "/group0/x/field1", "/group5/y/field16", "/group3/9"];
 let sink = 0;
 Deno.bench("ts: Interface.resolve, 30 mappings", { group: "resolve", baseline: true }, () => {
   for (const path of paths) sink += wide.resolve(path).kind.length;
 });
 Deno.bench("wasm: stage path + resolve, 30 mappings", { group: "resolve" }, () => {
-  for (const path of paths) {
-    const n = encoder.encodeInto(path, runtime.scratch).written;
-    sink += runtime.ex.resolve(wideId, n);
-  }
+  for (const path of paths) sink += runtime.ex.resolve(wideId, runtime.stagePath(path));
 });
 globalThis.addEventListener("unload", () => {
   if (sink === 0.5) console.log(sink);

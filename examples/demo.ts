@@ -88,9 +88,11 @@ await step(`${SENSORS}/sensor0/name unset`, device.unsetProperty(SENSORS, "/sens
 await server.send(deviceId, MESSAGES, "/news/text", "hello from the server");
 await server.send(deviceId, SETTINGS, "/sampling/periodSeconds", 30);
 await gotBoth;
-console.log(`cached      ${SETTINGS}/sampling/periodSeconds = ${
-  show(device.getProperty(SETTINGS, "/sampling/periodSeconds"))
-}`);
+console.log(
+  `cached      ${SETTINGS}/sampling/periodSeconds = ${
+    show(device.getProperty(SETTINGS, "/sampling/periodSeconds"))
+  }`,
+);
 
 console.log("server stored:");
 for (const message of server.received(deviceId)) {
@@ -101,13 +103,18 @@ for (const message of server.received(deviceId)) {
     : message.kind === "unset"
     ? `${message.interfaceName}${message.path} unset`
     : message.kind === "introspection"
-    ? `introspection ${message.introspection?.map((e) => `${e.name}:${e.major}:${e.minor}`).join(";")}`
+    ? `introspection ${
+      message.introspection?.map((e) => `${e.name}:${e.major}:${e.minor}`).join(";")
+    }`
     : message.kind === "producer-properties"
     ? `producer purge list [${message.purgeList?.join(", ")}]`
     : message.kind;
   console.log(`            qos ${message.qos}  ${what}`);
 }
-console.log("device properties on the server:", Object.fromEntries(server.deviceProperties(deviceId)));
+console.log(
+  "device properties on the server:",
+  Object.fromEntries(server.deviceProperties(deviceId)),
+);
 
 await device.disconnect();
 console.log("disconnected; done");

@@ -19,8 +19,7 @@ import type { QoS } from "./interface.ts";
 export function lazyMqttTransport(options: DeviceOptions, store: Store): Transport {
   let inner: Transport | undefined;
   let listener: TransportListener | undefined;
-  const notConnected = () =>
-    Promise.reject(new AstarteError("transport-failed", "Not connected"));
+  const notConnected = () => Promise.reject(new AstarteError("transport-failed", "Not connected"));
   return {
     name: "mqtt",
     attach(l: TransportListener): void {

@@ -54,6 +54,8 @@ export class AstarteError extends Error {
   readonly code: AstarteErrorCode;
 
   /**
+   * Creates an error with a stable code.
+   *
    * @param code stable error code
    * @param message human readable message naming what was attempted and why it failed
    * @param options standard error options (`cause`)
@@ -100,7 +102,11 @@ export class InterfaceError extends AstarteError {
   /** The broken rule. */
   readonly rule: string;
 
-  /** @param details where and which rule was broken */
+  /**
+   * Creates an interface error; the message names the interface, field, endpoint and rule.
+   *
+   * @param details where and which rule was broken
+   */
   constructor(details: InterfaceErrorDetails) {
     const where = details.interfaceName ? `interface "${details.interfaceName}"` : "interface";
     const endpoint = details.endpoint ? `, endpoint "${details.endpoint}"` : "";
@@ -140,7 +146,9 @@ export function describeValue(value: unknown): string {
     return JSON.stringify(value.length > 64 ? value.slice(0, 61) + "..." : value);
   }
   if (typeof value === "bigint") return `${value}n`;
-  if (value instanceof Date) return `Date(${Number.isNaN(value.getTime()) ? "invalid" : value.toISOString()})`;
+  if (value instanceof Date) {
+    return `Date(${Number.isNaN(value.getTime()) ? "invalid" : value.toISOString()})`;
+  }
   if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
   if (Array.isArray(value)) return `array(${value.length})`;
   if (value === null) return "null";
@@ -176,7 +184,11 @@ export class ValidationError extends AstarteError {
   /** The broken rule. */
   readonly rule: string;
 
-  /** @param details what was wrong */
+  /**
+   * Creates a validation error; the message names interface, path, field, type and value.
+   *
+   * @param details what was wrong
+   */
   constructor(details: ValidationErrorDetails) {
     const field = details.field !== undefined ? ` field "${details.field}"` : "";
     const shown = "value" in details ? ` (got ${describeValue(details.value)})` : "";

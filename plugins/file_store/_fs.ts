@@ -73,3 +73,22 @@ export async function readIfExists(path: string): Promise<Uint8Array | undefined
     throw err;
   }
 }
+
+/** Whether a path exists (without following a final symlink). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** The directory containing `path` (`.` for a bare name). */
+export function parentDir(path: string): string {
+  const trimmed = path.replace(/[\\/]+$/, "");
+  const cut = Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\"));
+  if (cut < 0) return ".";
+  return cut === 0 ? trimmed.slice(0, 1) : trimmed.slice(0, cut);
+}

@@ -12,7 +12,7 @@ import type {
   Store,
   StoredCredentials,
 } from "../../src/store.ts";
-import { writeFileAtomic } from "./_fs.ts";
+import { exists, parentDir, syncDir, writeFileAtomic } from "./_fs.ts";
 import { CREDENTIALS_FILE, loadDirectory, LOCK_FILE, LOG_FILE } from "./_load.ts";
 import type { LogRecord } from "./_log_format.ts";
 import { LogWriter, storeError } from "./_log_writer.ts";
@@ -165,7 +165,11 @@ export class FileStore implements Store {
     const what = `Cannot open file store "${dir}"`;
     let lock: Deno.FsFile;
     try {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      if (!await exists(dir)) {
+        await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+        // Make the new directory entry itself durable, not only the files inside it.
+        await syncDir(parentDir(dir));
+      }
       lock = await Deno.open(`${dir}/${LOCK_FILE}`, {
         read: true,
         write: true,

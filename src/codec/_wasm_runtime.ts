@@ -96,6 +96,8 @@ export const TYPE_CODE: Readonly<Record<AstarteType, number>> = Object.fromEntri
   ASTARTE_TYPES.map((type, i) => [type, i]),
 ) as Record<AstarteType, number>;
 
+const encoder = new TextEncoder();
+
 let compiled: WebAssembly.Module | undefined;
 let shared: WasmRuntime | undefined;
 
@@ -211,7 +213,6 @@ export function buildTable(iface: Interface): Uint8Array {
     if (levels.length === 1) flags |= F_DEPTH1;
   }
 
-  const encoder = new TextEncoder();
   const strings: Uint8Array[] = [];
   let stringBytes = 0;
   const stringOffsets = new Map<string, number>();
@@ -285,6 +286,12 @@ export function buildTable(iface: Interface): Uint8Array {
   return table;
 }
 
+// Payloads are copied out of WASM memory into pooled chunks, like the Node.js Buffer pool that
+// npm:bson (and so TsCodec) allocates from: in Deno every ArrayBuffer is an external backing
+// store, and allocating one costs about 200 ns, more than encoding a small sample.
+const POOL_SIZE = 16384;
+const POOL_MAX = 4096;
+
 /** The shared instance with its memory views and the table registry. */
 export class WasmRuntime {
   /** Module exports. */
@@ -310,6 +317,11 @@ export class WasmRuntime {
   /** Output capacity. */
   outCap = 0;
   #ctrlAt: number;
+  #poolBuffer = new ArrayBuffer(POOL_SIZE);
+  #pool = new Uint8Array(this.#poolBuffer);
+  #pool32 = new Int32Array(this.#poolBuffer);
+  #poolUsed = 0;
+  #mem32: Int32Array;
   #tables = new Map<string, { id: number; refs: number }>();
   #byId = new Map<number, string>();
 
@@ -317,7 +329,7 @@ export class WasmRuntime {
   constructor(instance: WebAssembly.Instance) {
     this.ex = instance.exports as unknown as WasmExports;
     this.#ctrlAt = this.ex.ctrl();
-    this.u8 = this.f64 = this.i64 = this.u32 = this.scratch = this.ctrl = undefined!;
+    this.u8 = this.f64 = this.i64 = this.u32 = this.scratch = this.ctrl = this.#mem32 = undefined!;
     this.refresh();
   }
 
@@ -325,6 +337,7 @@ export class WasmRuntime {
   refresh(): void {
     const buffer = this.ex.memory.buffer;
     this.u8 = new Uint8Array(buffer);
+    this.#mem32 = new Int32Array(buffer);
     this.ctrl = new Int32Array(buffer, this.#ctrlAt, 8);
     this.scratchBase = this.ctrl[C_SCRATCH]!;
     this.scratchCap = this.ctrl[C_SCRATCH_CAP]!;
@@ -339,6 +352,62 @@ export class WasmRuntime {
   /** Refreshes the views when a WASM call may have grown the memory or moved a region. */
   check(): void {
     if (this.u8.byteLength === 0 || this.ctrl[C_OUT] !== this.outBase) this.refresh();
+  }
+
+  /**
+   * Copies a payload out of the output region. Payloads of up to 4 KiB are views into a shared
+   * 16 KiB chunk (mind `byteOffset` when using `payload.buffer`), larger ones own their buffer.
+   *
+   * @param start absolute offset in memory
+   * @param len byte length
+   * @returns a copy the caller owns
+   */
+  take(start: number, len: number): Uint8Array {
+    if (len > POOL_MAX) return this.u8.slice(start, start + len);
+    let used = this.#poolUsed;
+    if (used + len > POOL_SIZE) {
+      this.#poolBuffer = new ArrayBuffer(POOL_SIZE);
+      this.#pool = new Uint8Array(this.#poolBuffer);
+      this.#pool32 = new Int32Array(this.#poolBuffer);
+      used = 0;
+    }
+    if (len <= 64 && (start & 3) === 0) {
+      // Word copy: pool slots are 8-aligned and padded, and the output region has slack.
+      const from = this.#mem32;
+      const to = this.#pool32;
+      const w = used >>> 2;
+      const s = start >>> 2;
+      const words = (len + 3) >>> 2;
+      for (let i = 0; i < words; i++) to[w + i] = from[s + i]!;
+    } else {
+      this.#pool.set(this.u8.subarray(start, start + len), used);
+    }
+    this.#poolUsed = (used + len + 7) & ~7;
+    return new Uint8Array(this.#poolBuffer, used, len);
+  }
+
+  /**
+   * Writes a path as UTF-8 at the scratch start.
+   *
+   * @param path the path
+   * @returns its byte length, or -1 when it holds a lone surrogate (not valid UTF-8)
+   */
+  stagePath(path: string): number {
+    const units = path.length;
+    if (units * 3 > this.scratchCap) this.reserveScratch(units * 3);
+    const scratch = this.scratch;
+    // Short ASCII paths are copied unit by unit: cheaper than encodeInto and its result object.
+    if (units <= 64) {
+      let i = 0;
+      for (; i < units; i++) {
+        const c = path.charCodeAt(i);
+        if (c > 0x7f) break;
+        scratch[i] = c;
+      }
+      if (i === units) return units;
+    }
+    const written = encoder.encodeInto(path, scratch).written;
+    return written !== units && !path.isWellFormed() ? -1 : written;
   }
 
   /**

@@ -288,26 +288,6 @@ export class WasmCodec implements Codec {
     return entry;
   }
 
-  /** Writes the UTF-8 path at the scratch start; -1 for a lone surrogate. */
-  #stagePath(path: string): number {
-    const rt = this.#rt;
-    const units = path.length;
-    if (units * 3 > rt.scratchCap) rt.reserveScratch(units * 3);
-    const scratch = rt.scratch;
-    // Short ASCII paths are copied unit by unit: cheaper than encodeInto's result object.
-    if (units <= 64) {
-      let i = 0;
-      for (; i < units; i++) {
-        const c = path.charCodeAt(i);
-        if (c > 0x7f) break;
-        scratch[i] = c;
-      }
-      if (i === units) return units;
-    }
-    const written = encoder.encodeInto(path, scratch).written;
-    return written !== units && !path.isWellFormed() ? -1 : written;
-  }
-
   #individual(
     entry: Entry,
     path: string,
@@ -315,7 +295,7 @@ export class WasmCodec implements Codec {
     timestamp: Date | undefined,
   ): EncodedSample {
     const rt = this.#rt;
-    const n = this.#stagePath(path);
+    const n = this.#rt.stagePath(path);
     if (n < 0) this.#pathError(entry, path, R_INVALID_PATH, false);
     let tKind = T_NONE;
     let t = 0;
@@ -363,7 +343,7 @@ export class WasmCodec implements Codec {
       interface: entry.iface,
       mapping: entry.iface.mappings[m]!,
       path,
-      payload: rt.u8.slice(start, start + r),
+      payload: rt.take(start, r),
     };
   }
 
@@ -506,7 +486,7 @@ export class WasmCodec implements Codec {
     timestamp: Date | undefined,
   ): EncodedSample {
     const rt = this.#rt;
-    const n = this.#stagePath(path);
+    const n = this.#rt.stagePath(path);
     if (n < 0) this.#pathError(entry, path, R_INVALID_PATH, true);
     const resolved = rt.ex.resolve(entry.id, n);
     if (resolved !== R_OBJECT) this.#pathError(entry, path, resolved, true);
@@ -551,7 +531,7 @@ export class WasmCodec implements Codec {
       interface: entry.iface,
       mapping: entry.iface.mappings[0]!,
       path,
-      payload: rt.u8.slice(start, start + r),
+      payload: rt.take(start, r),
     };
   }
 

@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { startBroker } from "../../plugins/dev_server/broker.ts";
+import { type BrokerHooks, startBroker } from "../../plugins/dev_server/broker.ts";
 import { LocalCa } from "../../plugins/dev_server/local_ca.ts";
 import { startPairingApi } from "../../plugins/dev_server/pairing_api.ts";
 import type { IntrospectionEntry } from "../protocol.ts";
 import type { AstarteObject, AstarteValue, ReceivedValue } from "../values.ts";
-import { type DeviceLink, type ReceivedMessage, RealmServer } from "./realm_server.ts";
+import { type DeviceLink, RealmServer, type ReceivedMessage } from "./realm_server.ts";
 
 /** Options of {@link startDevServer}. */
 export interface DevServerOptions {
@@ -62,6 +62,11 @@ export interface DevServer extends AsyncDisposable {
   unset(deviceId: string, interfaceName: string, path: string): Promise<boolean>;
   /** Closes a device connection from the server side, optionally dropping its session. */
   kick(deviceId: string, options: { readonly dropSession: boolean }): Promise<void>;
+  /**
+   * Stops the MQTT broker (every connection drops, every broker session is lost) and starts a
+   * new one on the same port, as a broker restart without persistence.
+   */
+  restartBroker(): Promise<void>;
   /** Stops both servers. Idempotent. */
   close(): Promise<void>;
 }
@@ -88,12 +93,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   let pairing: Awaited<ReturnType<typeof startPairingApi>> | undefined;
   const prefix = `${realm}/`;
 
-  const broker = await startBroker({
-    ca: ca.certificatePem,
-    cert: tls.certificatePem,
-    key: tls.privateKeyPem,
-    port: options.mqttPort ?? 0,
-    hooks: {
+  const brokerHooks: BrokerHooks = {
       // Only devices registered through the Pairing API of this realm are admitted.
       admitDevice: (clientId) =>
         clientId.startsWith(prefix) &&
@@ -102,9 +102,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         const deviceId = clientId.slice(prefix.length);
         return server.handlePublish(deviceId, topic, payload, qos, link(deviceId));
       },
-      onError: (error) => options.onError?.(error),
-    },
-  });
+    onError: (error) => options.onError?.(error),
+  };
+  const launch = (port: number) =>
+    startBroker({
+      ca: ca.certificatePem,
+      cert: tls.certificatePem,
+      key: tls.privateKeyPem,
+      port,
+      hooks: brokerHooks,
+    });
+  let broker = await launch(options.mqttPort ?? 0);
   try {
     pairing = await startPairingApi({
       realm,
@@ -121,7 +129,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 
   function link(deviceId: string): DeviceLink {
     return {
-      publish: (topic, payload, qos) => broker.publishToDevice(realm, deviceId, topic, payload, qos),
+      publish: (topic, payload, qos) =>
+        broker.publishToDevice(realm, deviceId, topic, payload, qos),
       disconnect: ({ dropSession }) => {
         broker.kick(prefix + deviceId, { dropSession }).catch((error) => options.onError?.(error));
       },
@@ -149,6 +158,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     unset: async (deviceId, interfaceName, path) =>
       await server.unsetOnDevice(deviceId, interfaceName, path, link(deviceId)),
     kick: (deviceId, opts) => broker.kick(prefix + deviceId, opts),
+    restartBroker: async () => {
+      const port = broker.port;
+      await broker.close();
+      broker = await launch(port);
+    },
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -1,0 +1,175 @@
+/**
+ * Test helper: runs a real Mosquitto broker configured like Astarte's (mutual TLS 1.2, identity =
+ * client certificate CN, each device limited to its own `<realm>/<deviceId>` topics) on an
+ * ephemeral port of 127.0.0.1.
+ *
+ * @module
+ */
+import * as net from "node:net";
+
+/** Where Debian installs the broker. */
+const CANDIDATES = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
+
+/** Path of the mosquitto binary, or undefined when it is not installed. */
+export const MOSQUITTO_PATH: string | undefined = CANDIDATES.find((path) => {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+});
+
+/** Options of {@link startMosquitto}. */
+export interface StartMosquittoOptions {
+  /** PEM CA that signs client certificates. */
+  readonly caPem: string;
+  /** PEM server certificate for 127.0.0.1. */
+  readonly serverCertPem: string;
+  /** PEM server key. */
+  readonly serverKeyPem: string;
+  /**
+   * Device identities (`<realm>/<deviceId>`) given explicit ACL entries on their own topics, in
+   * addition to the `%u` pattern rules.
+   */
+  readonly aclDeviceIds?: readonly string[];
+  /** Identities (certificate CNs) allowed to read and write every topic, e.g. a test "server". */
+  readonly adminIdentities?: readonly string[];
+}
+
+/** A running Mosquitto. */
+export interface MosquittoBroker extends AsyncDisposable {
+  /** `mqtts://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Broker log so far (stderr), for failure messages. */
+  log(): string;
+  /** Stops the broker and removes its files. */
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Starts Mosquitto with a temporary configuration and waits until it listens.
+ *
+ * @param options certificates and ACL identities
+ * @returns the running broker
+ * @throws {Error} when mosquitto is not installed or exits before listening
+ */
+export async function startMosquitto(options: StartMosquittoOptions): Promise<MosquittoBroker> {
+  if (MOSQUITTO_PATH === undefined) throw new Error("mosquitto is not installed");
+  const dir = await Deno.makeTempDir({ prefix: "astarte-mosquitto-" });
+  const port = await freePort();
+  const acl = [
+    "# Every device: its base topic and everything below it (spec 4.2).",
+    "pattern readwrite %u",
+    "pattern readwrite %u/#",
+    ...(options.aclDeviceIds ?? []).flatMap((id) => [
+      "",
+      `user ${id}`,
+      `topic readwrite ${id}`,
+      `topic readwrite ${id}/#`,
+    ]),
+    ...(options.adminIdentities ?? []).flatMap((id) => ["", `user ${id}`, "topic readwrite #"]),
+    "",
+  ].join("\n");
+  const config = [
+    "per_listener_settings false",
+    "persistence false",
+    "allow_anonymous false",
+    `acl_file ${dir}/acl`,
+    // Unbounded queues and windows, so a test burst is never dropped by the broker.
+    "max_queued_messages 0",
+    "max_inflight_messages 0",
+    "log_dest stderr",
+    "log_type error",
+    "log_type warning",
+    "log_type notice",
+    `listener ${port} 127.0.0.1`,
+    `cafile ${dir}/ca.pem`,
+    `certfile ${dir}/server.pem`,
+    `keyfile ${dir}/server.key`,
+    "require_certificate true",
+    "use_identity_as_username true",
+    // The stock Astarte broker pins TLS 1.2 on its direct listener (spec 4.1).
+    "tls_version tlsv1.2",
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(`${dir}/ca.pem`, options.caPem);
+  await Deno.writeTextFile(`${dir}/server.pem`, options.serverCertPem);
+  await Deno.writeTextFile(`${dir}/server.key`, options.serverKeyPem);
+  await Deno.writeTextFile(`${dir}/acl`, acl);
+  await Deno.writeTextFile(`${dir}/mosquitto.conf`, config);
+  // Started as root, mosquitto drops to user "mosquitto" before reading certificates and ACL.
+  if (Deno.uid() === 0) {
+    const user = new Deno.Command("id", { args: ["-u", "mosquitto"], stdout: "piped" }).outputSync();
+    const group = new Deno.Command("id", { args: ["-g", "mosquitto"], stdout: "piped" })
+      .outputSync();
+    if (user.success && group.success) {
+      const uid = Number(new TextDecoder().decode(user.stdout));
+      const gid = Number(new TextDecoder().decode(group.stdout));
+      for (const name of ["", "/ca.pem", "/server.pem", "/server.key", "/acl", "/mosquitto.conf"]) {
+        await Deno.chown(dir + name, uid, gid);
+      }
+    }
+  }
+  await Deno.chmod(dir, 0o700);
+
+  const child = new Deno.Command(MOSQUITTO_PATH, {
+    args: ["-c", `${dir}/mosquitto.conf`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+
+  let log = "";
+  let sawListening!: () => void;
+  const listening = new Promise<void>((resolve) => sawListening = resolve);
+  const logDone = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      log += decoder.decode(chunk, { stream: true });
+      if (/running/.test(log)) sawListening();
+    }
+  })();
+
+  const exited = child.status.then((status) => {
+    throw new Error(`mosquitto exited (${status.code}) before listening:\n${log}`);
+  });
+  exited.catch(() => {});
+  try {
+    await Promise.race([listening, exited]);
+  } catch (error) {
+    await logDone;
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const broker: MosquittoBroker = {
+    url: `mqtts://127.0.0.1:${port}`,
+    log: () => log,
+    stop() {
+      stopping ??= (async () => {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // already exited
+        }
+        await child.status;
+        await logDone;
+        await Deno.remove(dir, { recursive: true });
+      })();
+      return stopping;
+    },
+    [Symbol.asyncDispose]() {
+      return broker.stop();
+    },
+  };
+  return broker;
+}
