@@ -114,33 +114,63 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-async function main(): Promise<number> {
-  const check = Deno.args.includes("--check");
+/** Result of a build in memory. */
+export interface BuildOutput {
+  /** The compiled module. */
+  readonly wasm: Uint8Array;
+  /** Text of src/codec/_wasm_bytes.generated.ts. */
+  readonly module: string;
+  /** SHA-256 of the compiler version, options and sources. */
+  readonly hash: string;
+}
+
+/**
+ * Compiles the sources in memory.
+ *
+ * @returns the module bytes, the generated TS module and the source hash
+ */
+export async function build(): Promise<BuildOutput> {
   const sources = await readSources();
   const stamp = [`assemblyscript@${ASC_VERSION}`, OPTIONS.join(" ")];
   for (const [name, text] of sources) stamp.push(`${name}\n${text}`);
   const hash = await sha256Hex(new TextEncoder().encode(stamp.join("\n\0\n")));
   const wasm = await compile(sources);
-  const module = new TextEncoder().encode(renderModule(wasm, hash));
   // The embedded module must instantiate without imports.
   new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), {});
+  return { wasm, module: renderModule(wasm, hash), hash };
+}
 
-  if (check) {
-    const okWasm = sameBytes(await readOr(WASM_OUT), wasm);
-    const okTs = sameBytes(await readOr(TS_OUT), module);
-    if (okWasm && okTs) {
-      console.log(`WASM codec up to date (${wasm.length} bytes, sha256 ${hash.slice(0, 16)}…)`);
+/**
+ * Rebuilds in memory and lists the committed outputs that differ from the fresh build.
+ *
+ * @returns paths of stale outputs (empty when up to date)
+ */
+export async function staleOutputs(): Promise<string[]> {
+  const { wasm, module } = await build();
+  const stale: string[] = [];
+  if (!sameBytes(await readOr(WASM_OUT), wasm)) stale.push("codec-wasm/codec.wasm");
+  if (!sameBytes(await readOr(TS_OUT), new TextEncoder().encode(module))) {
+    stale.push("src/codec/_wasm_bytes.generated.ts");
+  }
+  return stale;
+}
+
+async function main(): Promise<number> {
+  if (Deno.args.includes("--check")) {
+    const stale = await staleOutputs();
+    if (stale.length === 0) {
+      console.log("WASM codec outputs are up to date");
       return 0;
     }
     console.error(
-      `WASM codec out of date:${okWasm ? "" : " codec-wasm/codec.wasm"}` +
-        `${okTs ? "" : " src/codec/_wasm_bytes.generated.ts"} differ from a fresh build; ` +
+      `WASM codec out of date: ${stale.join(", ")} differ from a fresh build; ` +
         "run `deno task build:wasm` and commit the result",
     );
     return 1;
   }
+  const { wasm, module, hash } = await build();
   await Deno.writeFile(WASM_OUT, wasm);
-  await Deno.writeFile(TS_OUT, module);
+  await Deno.writeTextFile(TS_OUT, module);
   console.log(
     `Wrote codec-wasm/codec.wasm and src/codec/_wasm_bytes.generated.ts ` +
       `(${wasm.length} bytes, sha256 ${hash.slice(0, 16)}…)`,

@@ -45,6 +45,8 @@ export class RetentionQueues {
   readonly #volatile: PendingSample[] = [];
   #storedCount = 0;
   #replaying: Promise<void> | undefined;
+  /** Production time of the last sample built, to keep production times strictly increasing. */
+  #lastProducedAt = -Infinity;
 
   /** @param options store, capacity, clock and error sink */
   constructor(options: RetentionOptions) {
@@ -74,6 +76,11 @@ export class RetentionQueues {
     mapping: Mapping,
     producedAt: number,
   ): PendingSample {
+    // FIX: samples produced within the same millisecond (common with Date.now) tied, and the
+    // replay merge put every stored sample of that millisecond before the volatile ones,
+    // breaking production order across the two queues. Ties now get times 1 µs apart.
+    producedAt = Math.max(producedAt, this.#lastProducedAt + 0.001);
+    this.#lastProducedAt = producedAt;
     const expiresAt = mapping.expiry > 0 ? producedAt + mapping.expiry * 1000 : 0;
     return { interfaceName, path, payload, qos: mapping.qos, producedAt, expiresAt };
   }

@@ -96,6 +96,13 @@ export class Session {
   #syncedThisProcess = false;
   /** Serialises handshakes and introspection changes. */
   #protocol: Promise<void> = Promise.resolve();
+  /**
+   * Whether the handshake of the current connection completed. The state only becomes
+   * `connected` a few microtasks later, and changes queued behind the handshake run in between.
+   */
+  #handshook = false;
+  /** Subscriptions of server-owned interfaces removed while offline, still in the session. */
+  readonly #stale = new Set<string>();
 
   /** @param wiring device state and callbacks */
   constructor(wiring: SessionWiring) {
@@ -189,6 +196,7 @@ export class Session {
         });
         if (!this.#wanted) break;
         this.#state = "handshaking";
+        this.#handshook = false;
         const fullSync = await this.#race(this.#handshake(sessionPresent), lost);
         this.#state = "connected";
         connectedAt = this.#w.now();
@@ -292,9 +300,21 @@ export class Session {
   async #sync(sessionPresent: boolean): Promise<boolean> {
     const introspection = this.#introspection();
     const full = !sessionPresent || !this.#syncedThisProcess || introspection !== this.#synced;
+    // FIX (spec 10.5): a server-owned interface removed while offline kept its subscription in
+    // the persistent session; drop it now (a new session has none).
+    if (sessionPresent && this.#stale.size > 0) {
+      await this.#w.transport.unsubscribe([...this.#stale]);
+    }
+    this.#stale.clear();
     if (full) await this.#fullSync(introspection);
     else await this.#publishPendingProperties();
+    this.#handshook = true;
     return full;
+  }
+
+  /** Whether the connection may carry protocol messages now (see `#handshook`). */
+  #canPublish(): boolean {
+    return this.#state === "connected" || (this.#state === "handshaking" && this.#handshook);
   }
 
   async #fullSync(introspection: string): Promise<void> {
@@ -357,8 +377,20 @@ export class Session {
   }
 
   async #applyChange(change: IntrospectionChange): Promise<void> {
-    if (this.#state !== "connected") return;
     const { base } = this.#w;
+    const gone = change.removed ?? (change.previous?.ownership === "server" &&
+        change.added?.ownership !== "server"
+      ? change.previous
+      : undefined);
+    const goneFilter = gone?.ownership === "server" ? `${base}/${gone.name}/#` : undefined;
+    if (change.added?.ownership === "server") this.#stale.delete(`${base}/${change.added.name}/#`);
+    // FIX: a change queued while the handshake ran executes right after it, before the state
+    // says `connected`; skipping it then left the server with the old introspection (and data
+    // on an added interface got the device kicked) until the next handshake.
+    if (!this.#canPublish()) {
+      if (goneFilter) this.#stale.add(goneFilter);
+      return;
+    }
     const introspection = this.#introspection();
     if (introspection === this.#synced && !change.added) return;
     try {
@@ -371,14 +403,9 @@ export class Session {
       await this.#publish(base, UTF8.encode(introspection), 2);
       this.#synced = introspection;
       await this.#w.store.saveSyncedIntrospection(introspection);
-      const gone = change.removed ?? (change.previous?.ownership === "server" &&
-          change.added?.ownership !== "server"
-        ? change.previous
-        : undefined);
-      if (gone?.ownership === "server") {
-        await this.#w.transport.unsubscribe([`${base}/${gone.name}/#`]);
-      }
+      if (goneFilter) await this.#w.transport.unsubscribe([goneFilter]);
     } catch (error) {
+      if (goneFilter) this.#stale.add(goneFilter);
       const failure = new AstarteError(
         "transport-failed",
         "Cannot publish the new introspection; it is sent at the next handshake",
@@ -394,7 +421,12 @@ export class Session {
 
   /** Publishes a device property change now when connected; reports how it was kept otherwise. */
   async publishProperty(entry: CachedProperty): Promise<SendStatus> {
-    if (this.#state === "connected") {
+    // FIX: a change made during the handshake may come after the handshake read the pending
+    // properties (e.g. an answer to a server property received during FULL_SYNC): wait for the
+    // handshake and deliver it then, not at the next reconnection. A duplicate publish of the
+    // same value is possible here and harmless.
+    if (this.#state === "handshaking") await this.#protocol;
+    if (this.#canPublish()) {
       try {
         await this.#deliverProperty(entry);
         return "delivered";

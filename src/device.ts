@@ -6,7 +6,7 @@
  * @module
  */
 import { EMPTY_PAYLOAD } from "./bson.ts";
-import type { Codec, CodecChoice } from "./codec.ts";
+import type { Codec, CodecChoice, EncodedSample } from "./codec.ts";
 import { createCodec } from "./codec/create_codec.ts";
 import { AstarteError, ValidationError } from "./errors.ts";
 import { type Interface, parseInterface } from "./interface.ts";
@@ -418,6 +418,7 @@ export class Device implements AsyncDisposable {
     options: SendOptions = {},
   ): Promise<SendResult> {
     const sample = this.codec.encodeIndividual(interfaceName, path, value, options.timestamp);
+    this.#checkMessageSize(sample);
     await this.#init();
     if (sample.interface.type === "properties") {
       return { status: await this.#setProperty(sample.interface, path, sample.payload) };
@@ -441,8 +442,28 @@ export class Device implements AsyncDisposable {
     options: SendOptions = {},
   ): Promise<SendResult> {
     const sample = this.codec.encodeObject(interfaceName, path, value, options.timestamp);
+    this.#checkMessageSize(sample);
     await this.#init();
     return { status: await this.#session.sendSample(sample, this.#now()) };
+  }
+
+  /**
+   * FIX (checklist 13): the broker refuses messages above 65 535 bytes, although values of up
+   * to 65 536 bytes are valid. Refuse them here: a publish the transport rejects would stay
+   * pending forever (a property retried at every handshake, a sample blocking its queue).
+   */
+  #checkMessageSize(sample: EncodedSample): void {
+    const topic = dataTopic(this.#base, sample.interface.name, sample.path);
+    const remaining = 2 + UTF8.encode(topic).length + (sample.mapping.qos > 0 ? 2 : 0) +
+      sample.payload.length;
+    const size = 1 + (remaining < 128 ? 1 : remaining < 16_384 ? 2 : 3) + remaining;
+    if (size <= MAX_MESSAGE_BYTES) return;
+    throw new ValidationError({
+      interfaceName: sample.interface.name,
+      path: sample.path,
+      expected: `an MQTT message of at most ${MAX_MESSAGE_BYTES} bytes`,
+      rule: `the message would be ${size} bytes (payload ${sample.payload.length})`,
+    });
   }
 
   async #setProperty(iface: Interface, path: string, payload: Uint8Array): Promise<SendStatus> {
@@ -491,6 +512,10 @@ export class Device implements AsyncDisposable {
     return dataTopic(this.#base, interfaceName, path);
   }
 }
+
+/** Largest MQTT message (fixed header included) the Astarte broker accepts (spec 4.1). */
+const MAX_MESSAGE_BYTES = 65_535;
+const UTF8 = new TextEncoder();
 
 function toInterface(json: unknown): Interface {
   return json instanceof Object && "introspectionEntry" in json

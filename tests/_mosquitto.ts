@@ -90,6 +90,8 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
     "log_type error",
     "log_type warning",
     "log_type notice",
+    // "information" carries the "running" line that tells the broker listens.
+    "log_type information",
     `listener ${port} 127.0.0.1`,
     `cafile ${dir}/ca.pem`,
     `certfile ${dir}/server.pem`,
@@ -107,7 +109,8 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
   await Deno.writeTextFile(`${dir}/mosquitto.conf`, config);
   // Started as root, mosquitto drops to user "mosquitto" before reading certificates and ACL.
   if (Deno.uid() === 0) {
-    const user = new Deno.Command("id", { args: ["-u", "mosquitto"], stdout: "piped" }).outputSync();
+    const user = new Deno.Command("id", { args: ["-u", "mosquitto"], stdout: "piped" })
+      .outputSync();
     const group = new Deno.Command("id", { args: ["-g", "mosquitto"], stdout: "piped" })
       .outputSync();
     if (user.success && group.success) {
@@ -142,12 +145,26 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
     throw new Error(`mosquitto exited (${status.code}) before listening:\n${log}`);
   });
   exited.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      reject(new Error(`mosquitto did not start within 10 s:\n${log}`));
+    }, 10_000);
+  });
   try {
-    await Promise.race([listening, exited]);
+    await Promise.race([listening, exited, timeout]);
   } catch (error) {
+    await child.status;
     await logDone;
     await Deno.remove(dir, { recursive: true });
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
 
   let stopping: Promise<void> | undefined;

@@ -182,8 +182,8 @@ export function setBatch(on: bool): void {
 //   mapping record (8 bytes): u8 type, u8 flags (1 explicit_timestamp, 2 required),
 //                             u16 key length, u32 key offset (last endpoint level, for objects)
 //   node: u32 value (mapping index + 1, 0 = none), u32 object flag, u32 parameter child (0 = none),
-//         u32 literal count, then per literal: u32 length, u32 bytes offset, u32 child offset,
-//         u32 first 4 bytes (zero padded) for a quick reject
+//         u32 literal count, then per literal: u32 fingerprint (see `fingerprint`),
+//         u32 length, u32 bytes offset, u32 child offset
 
 const F_OBJECT: u32 = 1;
 const F_PROPERTIES: u32 = 2;
@@ -232,35 +232,65 @@ export function tableRemove(id: i32): void {
 // ---------------------------------------------------------------------------------------------
 // Path resolution (mirrors Interface.resolve in src/interface.ts)
 
-/** Syntax check in the order of invalidPathReason (src/_endpoint.ts); 0 when valid. */
-function pathProblem(p: usize, len: u32): i32 {
+// Byte classes for the path scan: 1 "/", 2 "+", 4 "#", 8 U+0000, 0 anything else.
+const CLASS: usize = memory.data<u8>([
+  8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+]);
+
+// Levels of the scanned path: start offset and length, at most 65 recorded (endpoints have at
+// most 64 levels, so a deeper path cannot match and is only checked for syntax).
+const MAX_LEVELS: u32 = 65;
+const LEVELS: usize = memory.data(8 * 65, 16);
+let levelCount: u32 = 0;
+
+/**
+ * One pass over the path: syntax check and split into levels. Returns 0 when valid, else an
+ * invalid-path reason (1 no leading "/", 2 "/" alone, 3 empty level, 4 trailing "/", 5 "+",
+ * 6 "#", 7 U+0000). Only validity matters for the result code; the message comes from
+ * Interface.resolve on the JS side.
+ */
+function scanPath(p: usize, len: u32): i32 {
   if (len == 0 || load<u8>(p) != 0x2f) return 1;
   if (len == 1) return 2;
-  let slash = false;
-  let plus = false;
-  let hash = false;
-  let nul = false;
-  for (let i: u32 = 0; i < len; i++) {
-    const c = load<u8>(p + i);
-    if (c == 0x2f) {
-      if (i > 0 && load<u8>(p + i - 1) == 0x2f) slash = true;
-    } else if (c == 0x2b) plus = true;
-    else if (c == 0x23) hash = true;
-    else if (c == 0) nul = true;
+  let classes: u32 = 0;
+  let empty = false;
+  let start: u32 = 1;
+  let count: u32 = 0;
+  for (let i: u32 = 1; i < len; i++) {
+    const cls = <u32>load<u8>(CLASS + <usize>load<u8>(p + i));
+    if (cls == 0) continue;
+    if (cls == 1) {
+      if (i == start) empty = true;
+      if (count < MAX_LEVELS) store<u64>(LEVELS + (<usize>count << 3), <u64>start | (<u64>(i - start) << 32));
+      count++;
+      start = i + 1;
+    } else {
+      classes |= cls;
+    }
   }
-  if (slash) return 3;
-  if (load<u8>(p + len - 1) == 0x2f) return 4;
-  if (plus) return 5;
-  if (hash) return 6;
-  if (nul) return 7;
+  if (empty) return 3;
+  if (start == len) return 4;
+  if (classes & 2) return 5;
+  if (classes & 4) return 6;
+  if (classes & 8) return 7;
+  if (count < MAX_LEVELS) store<u64>(LEVELS + (<usize>count << 3), <u64>start | (<u64>(len - start) << 32));
+  levelCount = count + 1;
   return 0;
 }
 
-@inline function first4(p: usize, n: u32): u32 {
-  if (n >= 4) return load<u32>(p);
-  let v: u32 = 0;
-  for (let i: u32 = 0; i < n; i++) v |= <u32>load<u8>(p + i) << (i << 3);
-  return v;
+// Fingerprint of a level for the quick reject: length, first and last 4 bytes. Reading 4 bytes
+// at a level start never leaves the scratch region (it has slack beyond the longest path).
+@inline function fingerprint(s: usize, n: u32): u32 {
+  const head = n >= 4 ? load<u32>(s) : load<u32>(s) & ((<u32>1 << (n << 3)) - 1);
+  const tail = n >= 4 ? load<u32>(s + n - 4) : head;
+  return head ^ rotl<u32>(tail, 13) ^ (n * 0x9e3779b1);
 }
 
 function bytesEqual(a: usize, b: usize, n: u32): bool {
@@ -270,29 +300,55 @@ function bytesEqual(a: usize, b: usize, n: u32): bool {
   return true;
 }
 
-// Depth-first walk, literal child first then the parameter child (like trieFind). `at` is the
-// index of the "/" that starts the next level, or `len` when every level is consumed.
-function find(t: usize, node: u32, p: usize, at: u32, len: u32): u32 {
-  if (at >= len) return node;
-  const s = at + 1;
-  let e = s;
-  while (e < len && load<u8>(p + e) != 0x2f) e++;
-  const n = e - s;
-  const head = first4(p + s, n);
-  const nodePtr = t + node;
-  const count = load<u32>(nodePtr + 12);
-  let lit = nodePtr + 16;
-  for (let i: u32 = 0; i < count; i++, lit += 16) {
-    if (load<u32>(lit) == n && load<u32>(lit + 12) == head) {
-      if (n <= 4 || bytesEqual(t + <usize>load<u32>(lit + 4), p + s, n)) {
-        const found = find(t, load<u32>(lit + 8), p, e, len);
-        if (found != 0) return found;
-        break; // literals are unique per node
+// Pending parameter branches of the walk: (level, node) pairs, at most one per level.
+const STACK: usize = memory.data(8 * 65, 16);
+
+// Depth-first walk over the scanned levels, literal child first then the parameter child, like
+// trieFind in src/_endpoint.ts (iterative: WASM calls are not inlined). Returns the node
+// reached by the last level, or 0.
+function find(t: usize, root: u32, p: usize): u32 {
+  let node = root;
+  let level: u32 = 0;
+  let sp: usize = 0;
+  while (true) {
+    if (level == levelCount) return node;
+    const nodePtr = t + node;
+    const param = load<u32>(nodePtr + 8);
+    const count = load<u32>(nodePtr + 12);
+    let next: u32 = 0;
+    if (count != 0) {
+      const entry = load<u64>(LEVELS + (<usize>level << 3));
+      const s = p + <usize>(<u32>entry);
+      const n = <u32>(entry >> 32);
+      const key = fingerprint(s, n);
+      let lit = nodePtr + 16;
+      for (let i: u32 = 0; i < count; i++, lit += 16) {
+        if (load<u32>(lit) == key && load<u32>(lit + 4) == n) {
+          if (bytesEqual(t + <usize>load<u32>(lit + 8), s, n)) next = load<u32>(lit + 12);
+          break; // literals are unique per node
+        }
       }
     }
+    if (next != 0) {
+      if (param != 0) {
+        // Come back to the parameter child if the literal branch dead-ends.
+        store<u64>(STACK + sp, <u64>(level + 1) | (<u64>param << 32));
+        sp += 8;
+      }
+      node = next;
+      level++;
+    } else if (param != 0) {
+      node = param;
+      level++;
+    } else {
+      if (sp == 0) return 0;
+      sp -= 8;
+      const alt = load<u64>(STACK + sp);
+      level = <u32>alt;
+      node = <u32>(alt >> 32);
+    }
   }
-  const param = load<u32>(nodePtr + 8);
-  return param == 0 ? 0 : find(t, param, p, e, len);
+  return 0;
 }
 
 function resolveAt(t: usize, p: usize, len: u32): i32 {
@@ -300,9 +356,10 @@ function resolveAt(t: usize, p: usize, len: u32): i32 {
   // The legacy object path "/" of depth-1 object endpoints is an exact match before any
   // syntax check, as in Interface.resolve.
   if (len == 1 && (flags & F_DEPTH1) != 0 && load<u8>(p) == 0x2f) return R_OBJECT;
-  const problem = pathProblem(p, len);
+  const problem = scanPath(p, len);
   if (problem != 0) return R_INVALID_PATH - problem;
-  const node = find(t, load<u32>(t + 8), p, 0, len);
+  if (levelCount > MAX_LEVELS) return R_NOT_FOUND;
+  const node = find(t, load<u32>(t + 8), p);
   if (node == 0) return R_NOT_FOUND;
   const value = load<u32>(t + node);
   if (value != 0) return <i32>(value - 1);
@@ -713,6 +770,30 @@ export function encodeBytesInPlace(id: i32, m: u32, n: u32, tKind: i32, ts: f64)
     op += n;
   }
   return endPayload(root, tKind, ts);
+}
+
+/**
+ * Frames a large blob individual sample without its bytes: writes the header (12 bytes) and the
+ * trailer (`t` and the document end) one after the other; JS copies the `n` blob bytes between
+ * them straight from the caller's buffer. Returns the full payload length.
+ */
+export function encodeBlobFramed(id: i32, m: u32, n: u32, tKind: i32, ts: f64): i32 {
+  const t = tableOf(id);
+  if (t == 0) return R_NO_TABLE;
+  if (n > MAX_BYTES) return R_VALUE - V_BLOB_SIZE;
+  const tsBad = tsReason(t, m, tKind);
+  if (tsBad != 0) return R_VALUE - tsBad;
+  if (n == 0 && tKind == T_NONE) return R_VALUE - V_EMPTY_BLOB;
+  const root = beginPayload();
+  need(32);
+  op += 4;
+  headV(B_BINARY);
+  putI32(<i32>n);
+  putU8(0);
+  const end = endPayload(root, tKind, ts);
+  const total = end + <i32>n;
+  store<i32>(outBase + root, total);
+  return total;
 }
 
 /** Encodes an array individual sample of `count` items staged in the scratch region. */

@@ -507,4 +507,3 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
   };
   return broker;
 }
-

@@ -98,6 +98,8 @@ export class MqttConnectError extends AstarteError {
   readonly returnCode: number | undefined;
 
   /**
+   * Creates the error.
+   *
    * @param message what failed
    * @param details auth-failure flag, CONNACK return code and cause
    */
@@ -202,7 +204,7 @@ function validateTopicName(topic: string): void {
   if (typeof topic !== "string" || topic.length === 0) {
     throw new TypeError("Cannot publish: the topic must be a non-empty string");
   }
-  if (/[+#\u0000]/.test(topic)) {
+  if (topic.includes("+") || topic.includes("#") || topic.includes("\0")) {
     throw new TypeError(`Cannot publish on "${topic}": a topic name cannot contain +, # or NUL`);
   }
 }
@@ -254,7 +256,10 @@ export class MqttTransport implements Transport {
   #drained: (() => void) | undefined;
 
   /**
+   * Creates an idle transport; nothing connects before {@link MqttTransport.connect}.
+   *
    * @param options credentials provider and connection settings
+   * @throws {TypeError} when `credentials` is not a function
    * @throws {RangeError} when a numeric option is out of range
    */
   constructor(options: MqttTransportOptions) {
@@ -299,7 +304,10 @@ export class MqttTransport implements Transport {
    */
   attach(listener: TransportListener): void {
     if (this.#listener !== undefined) {
-      throw new AstarteError("invalid-state", "Cannot attach: MqttTransport already has a listener");
+      throw new AstarteError(
+        "invalid-state",
+        "Cannot attach: MqttTransport already has a listener",
+      );
     }
     this.#listener = listener;
   }
@@ -327,7 +335,9 @@ export class MqttTransport implements Transport {
     this.#state = "connecting";
     const cancel = new AbortController();
     this.#cancelAttempt = cancel;
-    const signal = options.signal ? AbortSignal.any([options.signal, cancel.signal]) : cancel.signal;
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, cancel.signal])
+      : cancel.signal;
     try {
       signal.throwIfAborted();
       const credentials = await this.#fetchCredentials(signal);
@@ -403,9 +413,13 @@ export class MqttTransport implements Transport {
             ? `the broker refused ${refused.map((t) => `"${t}"`).join(", ")}`
             : errorText(error);
           reject(
-            new AstarteError("transport-failed", `Cannot subscribe to ${topics.join(", ")}: ${what}`, {
-              cause: error,
-            }),
+            new AstarteError(
+              "transport-failed",
+              `Cannot subscribe to ${topics.join(", ")}: ${what}`,
+              {
+                cause: error,
+              },
+            ),
           );
         } else resolve();
       });
@@ -488,6 +502,11 @@ export class MqttTransport implements Transport {
     this.#state = "idle";
   }
 
+  /** Same as `disconnect()` with the default timeout, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.disconnect();
+  }
+
   #connectedClient(what: string): MqttClient {
     const client = this.#session?.client;
     if (this.#state !== "connected" || client === undefined) {
@@ -502,7 +521,18 @@ export class MqttTransport implements Transport {
   async #fetchCredentials(signal: AbortSignal): Promise<MqttCredentials> {
     const renew = this.#renewNext;
     try {
-      const credentials = await this.#options.credentials({ signal, renew });
+      // Raced with the signal so a provider that ignores it cannot hold up an abort.
+      const request = this.#options.credentials({ signal, renew });
+      request.catch(() => {});
+      let onAbort!: () => void;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      });
+      aborted.catch(() => {});
+      const credentials = await Promise.race([request, aborted]).finally(() =>
+        signal.removeEventListener("abort", onAbort)
+      );
       this.#renewNext = false;
       return credentials;
     } catch (error) {
@@ -554,10 +584,12 @@ export class MqttTransport implements Transport {
       signal.addEventListener("abort", onAbort, { once: true });
 
       const streamBuilder = (): net.Socket => {
-        const socket = secure ? tls.connect(this.#tlsOptions(host, port, credentials)) : net.connect({
-          host,
-          port,
-        });
+        const socket = secure
+          ? tls.connect(this.#tlsOptions(host, port, credentials))
+          : net.connect({
+            host,
+            port,
+          });
         session.socket = socket;
         socket.on("error", (error: Error) => session.error ??= error);
         if (secure) socket.once("secureConnect", () => session.secureConnected = true);
@@ -665,13 +697,13 @@ export class MqttTransport implements Transport {
     const code = String((error as { code?: unknown } | undefined)?.code ?? "");
     const networkError = NETWORK_ERROR_CODES.has(code);
     const tlsFailure = session.secure && !networkError &&
-      (error !== undefined ? (!session.secureConnected || /ssl|tls|alert|certificate/i.test(
-        `${code} ${error.message}`,
-      )) : session.secureConnected);
+      (error !== undefined
+        ? (!session.secureConnected || /ssl|tls|alert|certificate/i.test(
+          `${code} ${error.message}`,
+        ))
+        : session.secureConnected);
     this.#renewNext ||= tlsFailure;
-    const reason = error
-      ? errorText(error)
-      : "the broker closed the connection before CONNACK";
+    const reason = error ? errorText(error) : "the broker closed the connection before CONNACK";
     return new MqttConnectError(
       `Cannot connect to ${brokerUrl}: ${tlsFailure ? "TLS failure: " : ""}${reason}`,
       { authFailure: tlsFailure, cause: error },
@@ -785,7 +817,9 @@ export class MqttTransport implements Transport {
     const session = this.#session;
     const client = session?.client;
     if (session === undefined || client === undefined) {
-      p.reject(new AstarteError("transport-failed", `Cannot publish on "${p.topic}": not connected`));
+      p.reject(
+        new AstarteError("transport-failed", `Cannot publish on "${p.topic}": not connected`),
+      );
       return;
     }
     const set = p.qos > 0 ? this.#inFlight : this.#writing;

@@ -128,10 +128,12 @@ async function withFixture(
   });
   const messages = new Log<TransportMessage>();
   const lost = new Log<AstarteError>();
-  transport.attach({
-    onMessage: (m) => messages.push(m),
-    onConnectionLost: (e) => lost.push(e),
-  } satisfies TransportListener);
+  transport.attach(
+    {
+      onMessage: (m) => messages.push(m),
+      onConnectionLost: (e) => lost.push(e),
+    } satisfies TransportListener,
+  );
   try {
     await fn({ broker, publishes, connected, disconnected, transport, messages, lost, requests });
   } finally {
@@ -214,9 +216,25 @@ Deno.test("MqttTransport delivers messages on subscribed topics to listener.onMe
     await transport.subscribe([`${BASE}/control/consumer/properties`, `${BASE}/org.example.Srv/#`]);
     const payload = encoder.encode("purge");
     // Awaited one by one: MQTT orders messages per QoS only (QoS 2 is delivered on PUBREL).
-    assert(await broker.publishToDevice(REALM, DEVICE, `${BASE}/control/consumer/properties`, payload, 2));
+    assert(
+      await broker.publishToDevice(
+        REALM,
+        DEVICE,
+        `${BASE}/control/consumer/properties`,
+        payload,
+        2,
+      ),
+    );
     await messages.until(1);
-    assert(await broker.publishToDevice(REALM, DEVICE, `${BASE}/org.example.Srv/x/y`, new Uint8Array([1, 2]), 1));
+    assert(
+      await broker.publishToDevice(
+        REALM,
+        DEVICE,
+        `${BASE}/org.example.Srv/x/y`,
+        new Uint8Array([1, 2]),
+        1,
+      ),
+    );
     assertEquals(
       await broker.publishToDevice(REALM, DEVICE, `${BASE}/org.example.Nope/x`, payload, 2),
       false,
@@ -351,7 +369,9 @@ Deno.test("MqttTransport.disconnect() waits for in-flight publishes to be acknow
     const pending = transport.publish(`${BASE}/org.example.S/held`, Uint8Array.of(1), 2)
       .then(() => order.push("publish"));
     await arrived.wait;
-    const closing = transport.disconnect({ timeoutMs: 10_000 }).then(() => order.push("disconnect"));
+    const closing = transport.disconnect({ timeoutMs: 10_000 }).then(() =>
+      order.push("disconnect")
+    );
     held.open();
     await Promise.all([pending, closing]);
     assertEquals(order, ["publish", "disconnect"]);
@@ -418,25 +438,39 @@ Deno.test("MqttTransport.connect() rejects cleanly when nothing listens on the p
 Deno.test("MqttTransport.connect() rejects with the signal's reason when aborted", async () => {
   // A server that accepts TCP and never answers, so the attempt hangs until aborted.
   const sockets = new Set<net.Socket>();
+  let accepted = gate();
   const silent = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    accepted.open();
   });
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
   const port = (silent.address() as net.AddressInfo).port;
   try {
     await withFixture(async ({ transport, requests }) => {
       const already = AbortSignal.abort(new Error("stop before"));
-      await assertRejects(() => transport.connect(connectOptions(true, already)), Error, "stop before");
+      await assertRejects(
+        () => transport.connect(connectOptions(true, already)),
+        Error,
+        "stop before",
+      );
       assertEquals(requests.length, 0);
 
       const controller = new AbortController();
       const attempt = transport.connect(connectOptions(true, controller.signal));
-      while (sockets.size === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      await accepted.wait;
       const reason = new Error("user gave up");
       controller.abort(reason);
       const error = await assertRejects(() => attempt);
       assertStrictEquals(error, reason);
+
+      // disconnect() cancels a pending attempt too.
+      accepted = gate();
+      const second = transport.connect(connectOptions(true));
+      await accepted.wait;
+      await transport.disconnect();
+      const cancelled = await assertRejects(() => second, AstarteError);
+      assertEquals(cancelled.code, "aborted");
     }, { brokerUrl: () => `mqtts://127.0.0.1:${port}` });
   } finally {
     for (const socket of sockets) socket.destroy();
@@ -444,10 +478,68 @@ Deno.test("MqttTransport.connect() rejects with the signal's reason when aborted
   }
 });
 
+Deno.test("MqttTransport.connect() does not wait for a credentials provider that ignores the signal", async () => {
+  let asked = 0;
+  await withFixture(async ({ transport }) => {
+    const controller = new AbortController();
+    const attempt = transport.connect(connectOptions(true, controller.signal));
+    controller.abort(new Error("too slow"));
+    await assertRejects(() => attempt, Error, "too slow");
+    assertEquals(asked, 1);
+  }, {
+    transport: {
+      credentials: () => {
+        asked++;
+        return new Promise(() => {});
+      },
+    },
+  });
+});
+
+Deno.test("MqttTransport reports a dead link once as transport-failed after the keep-alive timeout", async () => {
+  // A TCP relay to the broker that can stop forwarding, like a network that silently dies.
+  let frozen = false;
+  const pipes = new Set<net.Socket>();
+  let target = 0;
+  const relay = net.createServer((inbound) => {
+    const outbound = net.connect(target, "127.0.0.1");
+    for (const [from, to] of [[inbound, outbound], [outbound, inbound]] as const) {
+      pipes.add(from);
+      from.on("data", (chunk) => frozen || to.write(chunk));
+      // A frozen link does not carry the broker's own keep-alive close either.
+      from.on("close", () => frozen || to.destroy());
+      from.on("error", () => {});
+    }
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  const relayPort = (relay.address() as net.AddressInfo).port;
+  try {
+    await withFixture(async ({ transport, broker, lost }) => {
+      target = broker.port;
+      await transport.connect(connectOptions(true));
+      frozen = true;
+      const [error] = await lost.until(1);
+      assertEquals(error!.code, "transport-failed");
+      assertStringIncludes(error!.message, "eepalive");
+      await transport.connect(connectOptions(true)).catch(() => {});
+      assertEquals(lost.items.length, 1);
+    }, {
+      transport: { keepAliveSeconds: 1, connectTimeoutMs: 200 },
+      brokerUrl: () => `mqtts://127.0.0.1:${relayPort}`,
+    });
+  } finally {
+    for (const pipe of pipes) pipe.destroy();
+    await new Promise<void>((resolve) => relay.close(() => resolve()));
+  }
+});
+
 Deno.test("MqttTransport.connect() fails with authFailure on CONNACK 5 and asks the provider to renew", async () => {
   let admit = false;
   await withFixture(async ({ transport, requests }) => {
-    const error = await assertRejects(() => transport.connect(connectOptions(true)), MqttConnectError);
+    const error = await assertRejects(
+      () => transport.connect(connectOptions(true)),
+      MqttConnectError,
+    );
     assertEquals(error.returnCode, 5);
     assertEquals(error.authFailure, true);
     admit = true;
@@ -468,7 +560,10 @@ Deno.test("MqttTransport.connect() fails with authFailure when the broker reject
       },
     });
     renewing.attach({ onMessage() {}, onConnectionLost() {} });
-    const error = await assertRejects(() => renewing.connect(connectOptions(true)), MqttConnectError);
+    const error = await assertRejects(
+      () => renewing.connect(connectOptions(true)),
+      MqttConnectError,
+    );
     assertEquals(error.authFailure, true);
     await assertRejects(() => renewing.connect(connectOptions(true)), MqttConnectError);
     assertEquals(requests.map((r) => r.renew), [false, true]);
@@ -480,7 +575,10 @@ Deno.test("MqttTransport.connect() fails with authFailure when the broker reject
 
 Deno.test("MqttTransport.connect() verifies the broker with Deno's trust store unless given a CA or told to skip", async () => {
   await withFixture(async ({ transport }) => {
-    const error = await assertRejects(() => transport.connect(connectOptions(true)), MqttConnectError);
+    const error = await assertRejects(
+      () => transport.connect(connectOptions(true)),
+      MqttConnectError,
+    );
     assertStringIncludes(error.message, "TLS");
   }, { transport: { ca: undefined } });
   await withFixture(async ({ transport }) => {
@@ -490,7 +588,10 @@ Deno.test("MqttTransport.connect() verifies the broker with Deno's trust store u
 
 Deno.test("MqttTransport refuses calls in the wrong state", async () => {
   await withFixture(async ({ transport }) => {
-    const error = await assertRejects(() => transport.publish(BASE, Uint8Array.of(), 2), AstarteError);
+    const error = await assertRejects(
+      () => transport.publish(BASE, Uint8Array.of(), 2),
+      AstarteError,
+    );
     assertEquals(error.code, "invalid-state");
     await assertRejects(() => transport.subscribe([`${BASE}/x/#`]), AstarteError, "not connected");
     await transport.connect(connectOptions(true));
@@ -522,7 +623,13 @@ Deno.test("startBroker() refuses subscriptions outside the device's topics and B
     await assertRejects(() => transport.subscribe([`${BASE}/#`]), AstarteError, "refused");
     // Nothing from another device's topics can reach this one.
     assertEquals(
-      await broker.publishToDevice(REALM, OTHER, `${REALM}/${OTHER}/org.example.Srv/x`, Uint8Array.of(), 2),
+      await broker.publishToDevice(
+        REALM,
+        OTHER,
+        `${REALM}/${OTHER}/org.example.Srv/x`,
+        Uint8Array.of(),
+        2,
+      ),
       false,
     );
     await transport.subscribe([`${BASE}/org.example.Srv/#`]);
@@ -532,7 +639,10 @@ Deno.test("startBroker() refuses subscriptions outside the device's topics and B
 Deno.test("startBroker() refuses a client id that differs from the certificate CN", async () => {
   await withFixture(async ({ transport }) => {
     // The certificate is OTHER's, the client id is DEVICE's.
-    const error = await assertRejects(() => transport.connect(connectOptions(true)), MqttConnectError);
+    const error = await assertRejects(
+      () => transport.connect(connectOptions(true)),
+      MqttConnectError,
+    );
     assertEquals(error.returnCode, 2);
     assertEquals(error.authFailure, false);
   }, { cn: `${REALM}/${OTHER}` });
@@ -543,7 +653,9 @@ Deno.test("startBroker() queues QoS > 0 messages for an offline persistent sessi
     await transport.connect(connectOptions(false));
     await transport.subscribe([`${BASE}/org.example.Srv/#`]);
     await transport.disconnect();
-    assert(await broker.publishToDevice(REALM, DEVICE, `${BASE}/org.example.Srv/q`, Uint8Array.of(7), 2));
+    assert(
+      await broker.publishToDevice(REALM, DEVICE, `${BASE}/org.example.Srv/q`, Uint8Array.of(7), 2),
+    );
     assertEquals(await transport.connect(connectOptions(false)), { sessionPresent: true });
     assertEquals(await messages.until(1), [
       { topic: `${BASE}/org.example.Srv/q`, payload: Uint8Array.of(7), qos: 2 },

@@ -30,6 +30,7 @@ export interface WasmExports {
   encodeNumber(id: number, m: number, kind: number, v: number, tKind: number, t: number): number;
   encodeLong(id: number, m: number, v: bigint, tKind: number, t: number): number;
   encodeBytesInPlace(id: number, m: number, n: number, tKind: number, t: number): number;
+  encodeBlobFramed(id: number, m: number, n: number, tKind: number, t: number): number;
   encodeArray(id: number, m: number, count: number, tKind: number, t: number): number;
   objectBegin(id: number): number;
   objectNumber(m: number, kind: number, v: number): number;
@@ -193,6 +194,20 @@ function insert(root: BuildNode, levels: readonly (string | null)[], depth: numb
   return node;
 }
 
+/** Same as `fingerprint` in codec-wasm/assembly/index.ts: length, first and last 4 bytes. */
+function fingerprint(bytes: Uint8Array): number {
+  const n = bytes.length;
+  const word = (at: number, len: number): number => {
+    let v = 0;
+    for (let i = len - 1; i >= 0; i--) v = (v << 8) | bytes[at + i]!;
+    return v >>> 0;
+  };
+  const head = word(0, Math.min(4, n));
+  const tail = n >= 4 ? word(n - 4, 4) : head;
+  const rotated = ((tail << 13) | (tail >>> 19)) >>> 0;
+  return (head ^ rotated ^ Math.imul(n, 0x9e3779b1)) >>> 0;
+}
+
 /**
  * Serialises the endpoint table of an interface for the WASM module.
  *
@@ -274,12 +289,10 @@ export function buildTable(iface: Interface): Uint8Array {
     p += 16;
     for (const [literal, child] of node.literals) {
       const bytes = encoder.encode(literal);
-      view.setUint32(p, bytes.length, true);
-      view.setUint32(p + 4, stringsAt + stringOffsets.get(literal)!, true);
-      view.setUint32(p + 8, child.offset, true);
-      let head = 0;
-      for (let i = Math.min(4, bytes.length) - 1; i >= 0; i--) head = (head << 8) | bytes[i]!;
-      view.setUint32(p + 12, head >>> 0, true);
+      view.setUint32(p, fingerprint(bytes), true);
+      view.setUint32(p + 4, bytes.length, true);
+      view.setUint32(p + 8, stringsAt + stringOffsets.get(literal)!, true);
+      view.setUint32(p + 12, child.offset, true);
       p += 16;
     }
   }
@@ -316,6 +329,9 @@ export class WasmRuntime {
   outBase = 0;
   /** Output capacity. */
   outCap = 0;
+  /** The path currently staged at the scratch start; cleared by other scratch writers. */
+  stagedPath: string | undefined;
+  #stagedLength = 0;
   #ctrlAt: number;
   #poolBuffer = new ArrayBuffer(POOL_SIZE);
   #pool = new Uint8Array(this.#poolBuffer);
@@ -363,7 +379,12 @@ export class WasmRuntime {
    * @returns a copy the caller owns
    */
   take(start: number, len: number): Uint8Array {
-    if (len > POOL_MAX) return this.u8.slice(start, start + len);
+    if (len > POOL_MAX) {
+      // new + set: TypedArray#slice out of WASM memory is slower in Deno.
+      const out = new Uint8Array(len);
+      out.set(this.u8.subarray(start, start + len));
+      return out;
+    }
     let used = this.#poolUsed;
     if (used + len > POOL_SIZE) {
       this.#poolBuffer = new ArrayBuffer(POOL_SIZE);
@@ -387,27 +408,44 @@ export class WasmRuntime {
   }
 
   /**
+   * Writes a string as UTF-8 at `at` in memory (room for 3 bytes per UTF-16 unit is reserved).
+   *
+   * @param text the string
+   * @param at absolute offset
+   * @returns the byte length, or -1 when the string holds a lone surrogate
+   */
+  writeString(text: string, at: number): number {
+    const units = text.length;
+    const u8 = this.u8;
+    // Short ASCII strings are copied unit by unit: cheaper than encodeInto and its result.
+    if (units <= 64) {
+      let i = 0;
+      for (; i < units; i++) {
+        const c = text.charCodeAt(i);
+        if (c > 0x7f) break;
+        u8[at + i] = c;
+      }
+      if (i === units) return units;
+    }
+    const written = encoder.encodeInto(text, u8.subarray(at, at + units * 3)).written;
+    return written !== units && !text.isWellFormed() ? -1 : written;
+  }
+
+  /**
    * Writes a path as UTF-8 at the scratch start.
    *
    * @param path the path
    * @returns its byte length, or -1 when it holds a lone surrogate (not valid UTF-8)
    */
   stagePath(path: string): number {
-    const units = path.length;
-    if (units * 3 > this.scratchCap) this.reserveScratch(units * 3);
-    const scratch = this.scratch;
-    // Short ASCII paths are copied unit by unit: cheaper than encodeInto and its result object.
-    if (units <= 64) {
-      let i = 0;
-      for (; i < units; i++) {
-        const c = path.charCodeAt(i);
-        if (c > 0x7f) break;
-        scratch[i] = c;
-      }
-      if (i === units) return units;
-    }
-    const written = encoder.encodeInto(path, scratch).written;
-    return written !== units && !path.isWellFormed() ? -1 : written;
+    // Devices send on the same paths again and again: skip the copy when the scratch still
+    // holds this path (every other writer of the scratch region clears `stagedPath`).
+    if (path === this.stagedPath) return this.#stagedLength;
+    if (path.length * 3 > this.scratchCap) this.reserveScratch(path.length * 3);
+    const n = this.writeString(path, this.scratchBase);
+    this.stagedPath = n >= 0 ? path : undefined;
+    this.#stagedLength = n;
+    return n;
   }
 
   /**
@@ -416,6 +454,7 @@ export class WasmRuntime {
    * @param n bytes needed
    */
   reserveScratch(n: number): void {
+    this.stagedPath = undefined;
     if (n > this.scratchCap) {
       this.ex.reserveScratch(n);
       this.refresh();
@@ -447,7 +486,7 @@ export class WasmRuntime {
       known.refs++;
       return known.id;
     }
-    this.reserveScratch(info.table.length);
+    this.reserveScratch(info.table.length); // clears stagedPath
     this.scratch.set(info.table);
     const id = this.ex.tableAdd(info.table.length);
     this.check();

@@ -41,12 +41,12 @@ interface Entry {
   readonly id: number;
 }
 
-const encoder = new TextEncoder();
-
 const LONG_MAX = 9223372036854775807n;
 const LONG_MIN = -9223372036854775808n;
 const MAX_BYTES = 65536;
 const MAX_ITEMS = 1024;
+// Blobs up to this size are copied into WASM memory and pooled; larger ones are framed (one copy).
+const BLOB_IN_PLACE_MAX = 4000;
 
 // Type codes (index in ASTARTE_TYPES).
 const DOUBLE = 0;
@@ -151,6 +151,8 @@ export class WasmCodec implements Codec {
   readonly name = "wasm" as const;
   #rt: WasmRuntime;
   #entries = new Map<string, Entry>();
+  /** A large blob framed by WASM, to copy into the payload. */
+  #framed: Uint8Array | undefined;
 
   /**
    * Creates a codec on the shared WASM runtime of this realm (compiled and instantiated on
@@ -339,12 +341,18 @@ export class WasmCodec implements Codec {
       return this.#pathError(entry, path, r, false);
     }
     const start = rt.outBase + rt.ctrl[C_START]!;
-    return {
-      interface: entry.iface,
-      mapping: entry.iface.mappings[m]!,
-      path,
-      payload: rt.take(start, r),
-    };
+    let payload: Uint8Array;
+    const framed = this.#framed;
+    if (framed === undefined) {
+      payload = rt.take(start, r);
+    } else {
+      this.#framed = undefined;
+      payload = new Uint8Array(r);
+      payload.set(rt.u8.subarray(start, start + 12));
+      payload.set(framed, 12);
+      payload.set(rt.u8.subarray(start + 12, start + r - framed.length), 12 + framed.length);
+    }
+    return { interface: entry.iface, mapping: entry.iface.mappings[m]!, path, payload };
   }
 
   /** Values that are not number-like (strings, blobs, bigints, arrays) on mapping `m`. */
@@ -360,15 +368,19 @@ export class WasmCodec implements Codec {
       case STRING: {
         if (typeof value !== "string" || value.length > MAX_BYTES) return R_VALUE;
         rt.reserveOut(0, value.length * 3 + 32);
-        const at = rt.outBase + 11;
-        const written = encoder.encodeInto(value, rt.u8.subarray(at, at + value.length * 3))
-          .written;
-        if (written !== value.length && !value.isWellFormed()) return R_VALUE;
+        const written = rt.writeString(value, rt.outBase + 11);
+        if (written < 0) return R_VALUE;
         r = rt.ex.encodeBytesInPlace(entry.id, m, written, tKind, t);
         break;
       }
       case BINARYBLOB:
         if (!(value instanceof Uint8Array) || value.length > MAX_BYTES) return R_VALUE;
+        if (value.length > BLOB_IN_PLACE_MAX) {
+          // One copy: WASM frames, the bytes go from the caller's buffer to the payload.
+          r = rt.ex.encodeBlobFramed(entry.id, m, value.length, tKind, t);
+          if (r >= 0) this.#framed = value;
+          break;
+        }
         rt.reserveOut(0, value.length + 32);
         rt.u8.set(value, rt.outBase + 12);
         r = rt.ex.encodeBytesInPlace(entry.id, m, value.length, tKind, t);
@@ -388,6 +400,7 @@ export class WasmCodec implements Codec {
   #stageArray(itemType: number, value: unknown): number {
     if (!Array.isArray(value) || value.length > MAX_ITEMS) return -1;
     const rt = this.#rt;
+    rt.stagedPath = undefined; // the items overwrite the staged path
     const count = value.length;
     switch (itemType) {
       case DOUBLE:
@@ -444,14 +457,11 @@ export class WasmCodec implements Codec {
           units += x.length;
         }
         rt.reserveScratch(count * 4 + units * 3);
-        const { scratch, u32 } = rt;
-        let at = count * 4;
+        const u32 = rt.u32;
+        let at = rt.scratchBase + count * 4;
         for (let i = 0; i < count; i++) {
-          const x = value[i] as string;
-          const written = x.length === 0
-            ? 0
-            : encoder.encodeInto(x, scratch.subarray(at, at + x.length * 3)).written;
-          if (written !== x.length && !x.isWellFormed()) return -1;
+          const written = rt.writeString(value[i] as string, at);
+          if (written < 0) return -1;
           u32[i] = written;
           at += written;
         }
@@ -545,14 +555,13 @@ export class WasmCodec implements Codec {
         return x > LONG_MAX || x < LONG_MIN ? R_VALUE : rt.ex.objectLong(m, x);
       case STRING: {
         if (typeof x !== "string" || x.length > MAX_BYTES) return R_VALUE;
-        rt.reserveScratch(x.length * 3);
-        const written = encoder.encodeInto(x, rt.scratch).written;
-        if (written !== x.length && !x.isWellFormed()) return R_VALUE;
-        return rt.ex.objectBytes(m, written);
+        rt.reserveScratch(x.length * 3); // clears the staged path
+        const written = rt.writeString(x, rt.scratchBase);
+        return written < 0 ? R_VALUE : rt.ex.objectBytes(m, written);
       }
       case BINARYBLOB:
         if (!(x instanceof Uint8Array) || x.length > MAX_BYTES) return R_VALUE;
-        rt.reserveScratch(x.length);
+        rt.reserveScratch(x.length); // clears the staged path
         rt.scratch.set(x);
         return rt.ex.objectBytes(m, x.length);
       default: {
@@ -566,15 +575,13 @@ export class WasmCodec implements Codec {
   #pathError(entry: Entry, path: string, r: number, object: boolean): never {
     const name = entry.iface.name;
     if (r <= R_INVALID_PATH && r > R_VALUE) {
+      // The message takes the reason from the TypeScript resolver (it orders the rules and
+      // escapes the path); the code was decided by WASM.
+      const ts = entry.iface.resolve(path);
       const k = R_INVALID_PATH - r;
-      let reason: string;
-      if (k === 0) {
-        // A lone surrogate (found while staging): the TypeScript resolver orders the rules.
-        const ts = entry.iface.resolve(path);
-        reason = ts.kind === "invalid" ? ts.reason : `Path "${path}" ${LONE_SURROGATE}`;
-      } else {
-        reason = `Path "${path}" ${PATH_REASONS[k]}`;
-      }
+      const reason = ts.kind === "invalid"
+        ? ts.reason
+        : `Path ${JSON.stringify(path)} ${k === 0 ? LONE_SURROGATE : PATH_REASONS[k]}`;
       return refuse(name, path, "invalid-path", "a valid path", reason);
     }
     if (object) {

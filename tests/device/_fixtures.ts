@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { type ConnectedInfo, Device, type DeviceOptions } from "../../src/device.ts";
+import {
+  type ConnectedInfo,
+  Device,
+  type DeviceOptions,
+  type IncomingData,
+} from "../../src/device.ts";
 import type { AstarteError } from "../../src/errors.ts";
 import { type Interface, parseInterface } from "../../src/interface.ts";
 import type { QoS } from "../../src/interface.ts";
@@ -60,6 +65,7 @@ export const FALSY: Interface = parseInterface({
     { endpoint: "/arr", type: "doublearray" },
     { endpoint: "/long", type: "longinteger" },
     { endpoint: "/dbl", type: "double" },
+    { endpoint: "/blob", type: "binaryblob" },
   ],
 });
 
@@ -219,6 +225,20 @@ export function nextError(device: Device, code: string): Promise<AstarteError> {
       if (error.code !== code) return;
       off();
       resolve(error);
+    });
+  });
+}
+
+/** Resolves with the first server data (from now on) matching `predicate`. */
+export function dataWhere(
+  device: Device,
+  predicate: (data: IncomingData) => boolean,
+): Promise<IncomingData> {
+  return new Promise((resolve) => {
+    const off = device.onData((data) => {
+      if (!predicate(data)) return;
+      off();
+      resolve(data);
     });
   });
 }

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
 import type { TransportMessage } from "../../src/transport.ts";
 import { MqttTransport } from "../../plugins/mqtt/mod.ts";
@@ -77,7 +77,8 @@ async function withMosquitto(
 }
 
 Deno.test({
-  name: "MqttTransport.connect() gets Mosquitto's session-present flag for clean and persistent sessions",
+  name:
+    "MqttTransport.connect() gets Mosquitto's session-present flag for clean and persistent sessions",
   ignore,
   async fn() {
     await withMosquitto(async (ca, broker) => {
@@ -103,7 +104,11 @@ Deno.test({
   async fn() {
     await withMosquitto(async (ca, broker) => {
       const server = await peer(ca, broker, `${SERVER_REALM}/${SERVER_ID}`);
-      await server.transport.connect({ realm: SERVER_REALM, deviceId: SERVER_ID, cleanSession: true });
+      await server.transport.connect({
+        realm: SERVER_REALM,
+        deviceId: SERVER_ID,
+        cleanSession: true,
+      });
       await server.transport.subscribe([`${BASE}/#`]);
       const device = await peer(ca, broker, BASE);
       await device.transport.connect({ realm: REALM, deviceId: DEVICE, cleanSession: true });
@@ -132,23 +137,29 @@ Deno.test({
 });
 
 Deno.test({
-  name: "MqttTransport receives server messages and Mosquitto's ACL refuses foreign subscriptions",
+  name: "MqttTransport receives its server messages, and no other device's, through Mosquitto",
   ignore,
   async fn() {
     await withMosquitto(async (ca, broker) => {
       const server = await peer(ca, broker, `${SERVER_REALM}/${SERVER_ID}`);
-      await server.transport.connect({ realm: SERVER_REALM, deviceId: SERVER_ID, cleanSession: true });
+      await server.transport.connect({
+        realm: SERVER_REALM,
+        deviceId: SERVER_ID,
+        cleanSession: true,
+      });
       const device = await peer(ca, broker, BASE);
       await device.transport.connect({ realm: REALM, deviceId: DEVICE, cleanSession: false });
       await device.transport.subscribe([
         `${BASE}/control/consumer/properties`,
         `${BASE}/org.example.Srv/#`,
       ]);
-      await assertRejects(
-        () => device.transport.subscribe([`${REALM}/f0VMRgIBAQAAAAAAAAAAAA/org.example.Srv/#`]),
-        AstarteError,
-        "refused",
-      );
+      // Mosquitto 2.0.11 grants a SUBSCRIBE its ACL denies (3.1.1) and filters at delivery;
+      // Astarte's broker removes the filter. Either way nothing foreign may arrive.
+      const foreign = `${REALM}/f0VMRgIBAQAAAAAAAAAAAA/org.example.Srv/x`;
+      await device.transport.subscribe([foreign]).catch((error) => {
+        assert(error instanceof AstarteError && error.message.includes("refused"));
+      });
+      await server.transport.publish(foreign, Uint8Array.of(9), 2);
       const payload = Uint8Array.of(0, 0, 0, 0);
       await server.transport.publish(`${BASE}/control/consumer/properties`, payload, 2);
       assertEquals(await device.nextMessage(), {
