@@ -8,6 +8,11 @@
  * time" rows await each append before the next (one fsync per sample). Removing the samples
  * after each iteration is not timed, so the queue stays small.
  *
+ * The "QoS 2 lifecycle" rows time what exactly-once delivery adds per stored sample sent: a
+ * `putOutgoing` (PUBLISH), a replacing `putOutgoing` (PUBREL) and a `removeOutgoing` (PUBCOMP,
+ * which also removes the sample), each phase a burst of N concurrent calls. Appending the
+ * samples first is not timed.
+ *
  * @module
  */
 import type { NewRetainedSample, Store } from "../src/store.ts";
@@ -67,6 +72,32 @@ function oneAtATime(name: string, count: number): void {
   });
 }
 
+function qos2Lifecycle(name: string, size: number): void {
+  const store = stores[name]!;
+  const publish = new Uint8Array(80).fill(0x34);
+  const pubrel = new Uint8Array([0x62, 2, 0, 0]);
+  Deno.bench({
+    name: `${name}: QoS 2 lifecycle of ${size} stored samples`,
+    group: `QoS 2 lifecycle (${size})`,
+    baseline: name === "MemoryStore",
+    async fn(b) {
+      const samples = await Promise.all(
+        Array.from({ length: size }, () => store.appendSample(SAMPLE)),
+      );
+      b.start();
+      const put = (packet: Uint8Array) =>
+        Promise.all(
+          samples.map((s, i) => store.putOutgoing({ messageId: i + 1, packet, sampleId: s.id })),
+        );
+      await put(publish);
+      await put(pubrel);
+      await Promise.all(samples.map((_, i) => store.removeOutgoing(i + 1)));
+      b.end();
+    },
+  });
+}
+
 for (const name of Object.keys(stores)) burst(name, 1000);
 for (const name of Object.keys(stores)) burst(name, 100);
 for (const name of Object.keys(stores)) oneAtATime(name, 100);
+for (const name of Object.keys(stores)) qos2Lifecycle(name, 100);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AstarteError } from "./errors.ts";
 import type { Ownership, QoS } from "./interface.ts";
 
 /** Delivery state of a device-owned property. */
@@ -52,6 +53,20 @@ export interface RetainedSample {
 /** A sample to append: everything but the id. */
 export type NewRetainedSample = Omit<RetainedSample, "id">;
 
+/**
+ * A QoS 1/2 publish the transport has not seen acknowledged yet, persisted so that a restarted
+ * process re-sends it with the same packet id on a resumed session (MQTT 3.1.1 section 4.4) and
+ * the broker can de-duplicate it: exactly once at QoS 2 across crashes.
+ */
+export interface OutgoingRecord {
+  /** MQTT packet id. */
+  readonly messageId: number;
+  /** The packet as the transport serialised it (opaque to the store). */
+  readonly packet: Uint8Array;
+  /** Id of the retained sample this packet delivers, when it comes from the stored queue. */
+  readonly sampleId?: number;
+}
+
 /** Pairing credentials and transport secrets. Persisted with owner-only permissions. */
 export interface StoredCredentials {
   /** Credentials secret returned by registration. */
@@ -96,6 +111,19 @@ export interface Store {
   removeInterfaceSamples(interfaceName: string): Promise<void>;
   /** Number of queued samples. */
   countSamples(): Promise<number>;
+
+  /** Inserts or replaces the outgoing record with the same `messageId`. */
+  putOutgoing(record: OutgoingRecord): Promise<void>;
+  /**
+   * Removes an outgoing record and, in the same durable write, the retained sample it
+   * references (the publish was acknowledged). Unknown ids are ignored.
+   */
+  removeOutgoing(messageId: number): Promise<void>;
+  /** Every outgoing record, in insertion order of their `messageId`s. */
+  listOutgoing(): Promise<OutgoingRecord[]>;
+
+  /** Damage found and repaired when a persistent store was opened; reported by the device. */
+  readonly corruption?: readonly AstarteError[];
 
   /** Stored pairing credentials, if any. */
   loadCredentials(): Promise<StoredCredentials | undefined>;

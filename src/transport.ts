@@ -8,6 +8,7 @@
  */
 import type { AstarteError } from "./errors.ts";
 import type { QoS } from "./interface.ts";
+import type { OutgoingRecord } from "./store.ts";
 
 /** What the core asks for when it opens a session. */
 export interface TransportConnectOptions {
@@ -22,6 +23,33 @@ export interface TransportConnectOptions {
   readonly cleanSession: boolean;
   /** Aborts the attempt; the promise then rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /**
+   * Durable storage for unacknowledged QoS 1/2 publishes (given when the device's store is
+   * persistent). A transport that supports it persists every packet carrying a `sampleId`
+   * before sending it, re-sends persisted packets with their original packet ids when it
+   * connects, and removes them on the final acknowledgement. Transports without persistent
+   * sessions may ignore it.
+   */
+  readonly outgoing?: OutgoingPersistence;
+}
+
+/** Persistence of unacknowledged QoS 1/2 publishes, provided by the core (see `Store`). */
+export interface OutgoingPersistence {
+  /** Persists (or replaces) a packet before it is sent. */
+  put(record: OutgoingRecord): Promise<void>;
+  /** The packet was acknowledged: removes it (and the sample it delivers). */
+  remove(messageId: number): Promise<void>;
+  /** Packets left unacknowledged by a previous connection or process. */
+  list(): Promise<OutgoingRecord[]>;
+}
+
+/** Per-publish options. */
+export interface PublishOptions {
+  /**
+   * Id of the stored retained sample this publish delivers. Such publishes are persisted
+   * through {@link TransportConnectOptions.outgoing} before they are sent.
+   */
+  readonly sampleId?: number;
 }
 
 /** Outcome of a successful connection (CONNACK). */
@@ -68,7 +96,7 @@ export interface Transport {
    * (PUBACK for 1, PUBCOMP for 2; written to the socket for 0). Rejects when the connection
    * drops before that.
    */
-  publish(topic: string, payload: Uint8Array, qos: QoS): Promise<void>;
+  publish(topic: string, payload: Uint8Array, qos: QoS, options?: PublishOptions): Promise<void>;
   /** Subscribes to topic filters at QoS 2; resolves on SUBACK. */
   subscribe(topics: readonly string[]): Promise<void>;
   /** Unsubscribes; resolves on UNSUBACK. */

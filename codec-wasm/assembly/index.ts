@@ -285,12 +285,14 @@ function scanPath(p: usize, len: u32): i32 {
   return 0;
 }
 
-// Fingerprint of a level for the quick reject: length, first and last 4 bytes. Reading 4 bytes
-// at a level start never leaves the scratch region (it has slack beyond the longest path).
+// Fingerprint of a level for the quick reject (a match is confirmed byte by byte): length,
+// first, middle and last 4 bytes. Reading 4 bytes at a level start never leaves the scratch
+// region (it has slack beyond the longest path).
 @inline function fingerprint(s: usize, n: u32): u32 {
   const head = n >= 4 ? load<u32>(s) : load<u32>(s) & ((<u32>1 << (n << 3)) - 1);
   const tail = n >= 4 ? load<u32>(s + n - 4) : head;
-  return head ^ rotl<u32>(tail, 13) ^ (n * 0x9e3779b1);
+  const mid = n >= 8 ? load<u32>(s + (n >> 1) - 2) : 0;
+  return head ^ rotl<u32>(tail, 13) ^ rotl<u32>(mid, 7) ^ (n * 0x9e3779b1);
 }
 
 function bytesEqual(a: usize, b: usize, n: u32): bool {
@@ -323,8 +325,11 @@ function find(t: usize, root: u32, p: usize): u32 {
       const key = fingerprint(s, n);
       let lit = nodePtr + 16;
       for (let i: u32 = 0; i < count; i++, lit += 16) {
-        if (load<u32>(lit) == key && load<u32>(lit + 4) == n) {
-          if (bytesEqual(t + <usize>load<u32>(lit + 8), s, n)) next = load<u32>(lit + 12);
+        if (
+          load<u32>(lit) == key && load<u32>(lit + 4) == n &&
+          bytesEqual(t + <usize>load<u32>(lit + 8), s, n)
+        ) {
+          next = load<u32>(lit + 12);
           break; // literals are unique per node
         }
       }

@@ -23,6 +23,8 @@ export interface LoadedDirectory {
   readonly log: Deno.FsFile;
   /** Its size (the valid prefix). */
   readonly logSize: number;
+  /** Format version in its header. */
+  readonly logVersion: number;
   /** The replayed state. */
   readonly state: LogState;
   /** Credentials, if a readable credentials file exists. */
@@ -47,6 +49,7 @@ export async function loadDirectory(dir: string): Promise<LoadedDirectory> {
   const corruption: AstarteError[] = [];
   const state = new LogState();
   let logSize = LOG_HEADER.length;
+  let logVersion = LOG_VERSION;
   const bytes = await readIfExists(logPath);
   if (bytes === undefined) {
     await writeFileAtomic(dir, logPath, LOG_HEADER);
@@ -60,11 +63,13 @@ export async function loadDirectory(dir: string): Promise<LoadedDirectory> {
     }
     for (const { record, size } of decoded.records) state.apply(record, size);
     logSize = decoded.validLength;
+    logVersion = decoded.version ?? LOG_VERSION;
     if (decoded.problem !== undefined) {
       const kept = await keepCopy(`${logPath}.corrupt`, bytes);
       if (decoded.validLength === 0) {
         await writeFileAtomic(dir, logPath, LOG_HEADER);
         logSize = LOG_HEADER.length;
+        logVersion = LOG_VERSION;
       } else {
         const file = await Deno.open(logPath, { write: true });
         try {
@@ -106,7 +111,7 @@ export async function loadDirectory(dir: string): Promise<LoadedDirectory> {
   }
 
   const log = await Deno.open(logPath, { write: true, append: true });
-  return { log, logSize, state, credentials, corruption };
+  return { log, logSize, logVersion, state, credentials, corruption };
 }
 
 // Keeps a copy of a damaged file for inspection; a failure here must not block start-up.

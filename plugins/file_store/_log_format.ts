@@ -8,13 +8,25 @@
  * and everything after it are not trusted, because a bad length makes all later framing
  * meaningless.
  *
+ * Versions: 1 has record kinds 1-8; 2 adds the outgoing-packet kinds 9 and 10. A version 1 log
+ * is still read, and is rewritten with a version 2 header (see `LogWriter`) before its first
+ * outgoing record is appended: an older SDK then refuses the log as a later version instead of
+ * cutting it at the first record kind it does not know and silently losing what follows.
+ *
  * @module
  */
 import type { Ownership, QoS } from "../../src/interface.ts";
-import type { PropertyRecord, PropertyState, RetainedSample } from "../../src/store.ts";
+import type {
+  OutgoingRecord,
+  PropertyRecord,
+  PropertyState,
+  RetainedSample,
+} from "../../src/store.ts";
 
 /** Version written in the header byte 7; bump it on any incompatible change. */
-export const LOG_VERSION = 1;
+export const LOG_VERSION = 2;
+/** Oldest version this code still reads. */
+export const MIN_LOG_VERSION = 1;
 /** Header: "ASTRLOG" then the format version. */
 export const LOG_HEADER: Uint8Array = new Uint8Array([
   0x41,
@@ -45,7 +57,10 @@ export type LogRecord =
   | { readonly kind: "append-sample"; readonly sample: RetainedSample }
   | { readonly kind: "remove-samples"; readonly ids: readonly number[] }
   | { readonly kind: "remove-interface-samples"; readonly interfaceName: string }
-  | { readonly kind: "next-id"; readonly nextId: number };
+  | { readonly kind: "next-id"; readonly nextId: number }
+  | { readonly kind: "put-outgoing"; readonly record: OutgoingRecord }
+  /** Removes the record and the sample it references, as it is when the record is applied. */
+  | { readonly kind: "remove-outgoing"; readonly messageId: number };
 
 const KIND_CODES = {
   "put-property": 1,
@@ -56,7 +71,16 @@ const KIND_CODES = {
   "remove-samples": 6,
   "remove-interface-samples": 7,
   "next-id": 8,
+  "put-outgoing": 9,
+  "remove-outgoing": 10,
 } as const;
+/** Highest record kind of each format version. */
+const LAST_KIND: Readonly<Record<number, number>> = { 1: 8, 2: 10 };
+
+/** Whether a record can only be written to a log of the current format version. */
+export function needsCurrentVersion(record: LogRecord): boolean {
+  return KIND_CODES[record.kind] > LAST_KIND[MIN_LOG_VERSION]!;
+}
 const OWNERSHIPS: readonly Ownership[] = ["device", "server"];
 const STATES: readonly PropertyState[] = ["delivered", "pending", "pending-unset"];
 
@@ -197,6 +221,22 @@ export function encodeRecord(record: LogRecord): Uint8Array {
       w.f64(record.nextId);
       return w.frame();
     }
+    case "put-outgoing": {
+      const r = record.record;
+      const w = new Writer(1 + 8 + 1 + 8 + 4 + r.packet.length);
+      w.u8(kind);
+      w.f64(r.messageId);
+      w.u8(r.sampleId === undefined ? 0 : 1);
+      w.f64(r.sampleId ?? 0);
+      w.bytes(r.packet);
+      return w.frame();
+    }
+    case "remove-outgoing": {
+      const w = new Writer(1 + 8);
+      w.u8(kind);
+      w.f64(record.messageId);
+      return w.frame();
+    }
   }
 }
 
@@ -252,9 +292,12 @@ class Reader {
   }
 }
 
-function decodeBody(body: Uint8Array): LogRecord {
+function decodeBody(body: Uint8Array, version: number): LogRecord {
   const r = new Reader(body);
   const kind = r.u8();
+  if (kind > LAST_KIND[version]!) {
+    throw new RangeError(`record kind ${kind} does not exist in format version ${version}`);
+  }
   let record: LogRecord;
   switch (kind) {
     case KIND_CODES["put-property"]: {
@@ -311,6 +354,20 @@ function decodeBody(body: Uint8Array): LogRecord {
     case KIND_CODES["next-id"]:
       record = { kind: "next-id", nextId: r.f64() };
       break;
+    case KIND_CODES["put-outgoing"]: {
+      const messageId = r.f64();
+      const hasSample = r.pick([false, true]);
+      const sampleId = r.f64();
+      const packet = r.bytes();
+      record = {
+        kind: "put-outgoing",
+        record: hasSample ? { messageId, packet, sampleId } : { messageId, packet },
+      };
+      break;
+    }
+    case KIND_CODES["remove-outgoing"]:
+      record = { kind: "remove-outgoing", messageId: r.f64() };
+      break;
     default:
       throw new RangeError(`unknown record kind ${kind}`);
   }
@@ -336,6 +393,8 @@ export interface DecodedLog {
   readonly problem?: string;
   /** The header names a format version this code does not know. */
   readonly unknownVersion?: number;
+  /** Format version of a readable header (undefined when the header is bad or unknown). */
+  readonly version?: number;
 }
 
 /** Decodes a whole log file, keeping the longest valid prefix. */
@@ -352,7 +411,7 @@ export function decodeLog(bytes: Uint8Array): DecodedLog {
   const version = bytes[LOG_HEADER.length - 1]!;
   // A later format is refused rather than dropped (see FileStore.open); 0 can only be damage.
   if (version > LOG_VERSION) return { records, validLength: 0, unknownVersion: version };
-  if (version !== LOG_VERSION) {
+  if (version < MIN_LOG_VERSION) {
     return { records, validLength: 0, problem: `the file header has format version ${version}` };
   }
 
@@ -360,27 +419,42 @@ export function decodeLog(bytes: Uint8Array): DecodedLog {
   let pos = LOG_HEADER.length;
   while (pos < bytes.length) {
     if (bytes.length - pos < FRAME_BYTES) {
-      return { records, validLength: pos, problem: `record frame cut short at byte ${pos}` };
+      return {
+        records,
+        validLength: pos,
+        version,
+        problem: `record frame cut short at byte ${pos}`,
+      };
     }
     const length = view.getUint32(pos, true);
     const checksum = view.getUint32(pos + 4, true);
     if (length > MAX_BODY_BYTES) {
-      return { records, validLength: pos, problem: `impossible record length at byte ${pos}` };
+      return {
+        records,
+        validLength: pos,
+        version,
+        problem: `impossible record length at byte ${pos}`,
+      };
     }
     if (bytes.length - pos - FRAME_BYTES < length) {
-      return { records, validLength: pos, problem: `record cut short at byte ${pos}` };
+      return { records, validLength: pos, version, problem: `record cut short at byte ${pos}` };
     }
     const body = bytes.subarray(pos + FRAME_BYTES, pos + FRAME_BYTES + length);
     if (crc32(body) !== checksum) {
-      return { records, validLength: pos, problem: `checksum mismatch at byte ${pos}` };
+      return { records, validLength: pos, version, problem: `checksum mismatch at byte ${pos}` };
     }
     try {
-      records.push({ record: decodeBody(body), size: FRAME_BYTES + length });
+      records.push({ record: decodeBody(body, version), size: FRAME_BYTES + length });
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      return { records, validLength: pos, problem: `unreadable record at byte ${pos} (${why})` };
+      return {
+        records,
+        validLength: pos,
+        version,
+        problem: `unreadable record at byte ${pos} (${why})`,
+      };
     }
     pos += FRAME_BYTES + length;
   }
-  return { records, validLength: pos };
+  return { records, validLength: pos, version };
 }

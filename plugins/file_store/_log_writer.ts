@@ -5,7 +5,13 @@
  */
 import { AstarteError } from "../../src/errors.ts";
 import { chmodOwnerOnly, removeIfExists, syncDir, writeAll } from "./_fs.ts";
-import { encodeRecord, LOG_HEADER, type LogRecord } from "./_log_format.ts";
+import {
+  encodeRecord,
+  LOG_HEADER,
+  LOG_VERSION,
+  type LogRecord,
+  needsCurrentVersion,
+} from "./_log_format.ts";
 import type { LogState } from "./_state.ts";
 
 interface PendingWrite {
@@ -33,6 +39,9 @@ export function storeError(message: string, cause: unknown): AstarteError {
  * queued and written, with a single `fdatasync`, by the next one. A write's promise resolves
  * only after the flush that carried it has synced, and state is updated only then, so readers
  * never see data that a crash could take back.
+ *
+ * A log of an older format version is appended to as it is until a record needs the current
+ * version; that batch first rewrites the log (as a compaction does) with the current header.
  */
 export class LogWriter {
   readonly #dir: string;
@@ -41,6 +50,7 @@ export class LogWriter {
   readonly #compactAfter: number;
   #file: Deno.FsFile;
   #size: number;
+  #version: number;
   #pending: PendingWrite[] = [];
   #flushing: Promise<void> | undefined;
   #tail: Promise<void> = Promise.resolve();
@@ -53,6 +63,7 @@ export class LogWriter {
     path: string;
     file: Deno.FsFile;
     size: number;
+    version: number;
     state: LogState;
     compactAfter: number;
   }) {
@@ -60,6 +71,7 @@ export class LogWriter {
     this.#path = init.path;
     this.#file = init.file;
     this.#size = init.size;
+    this.#version = init.version;
     this.#state = init.state;
     this.#compactAfter = init.compactAfter;
   }
@@ -130,6 +142,10 @@ export class LogWriter {
     if (this.#broken !== undefined) return this.#broken;
     const data = concat(batch.map((write) => write.bytes));
     try {
+      if (this.#version < LOG_VERSION && batch.some((write) => needsCurrentVersion(write.record))) {
+        await this.#compact();
+        if (this.#broken !== undefined) return this.#broken;
+      }
       if (this.#dirNeedsSync) {
         await syncDir(this.#dir);
         this.#dirNeedsSync = false;
@@ -186,6 +202,7 @@ export class LogWriter {
     }
     file.close();
     await Deno.rename(tmp, this.#path);
+    this.#version = LOG_VERSION;
     // From here the new file is the log. Until the directory is synced a crash could bring
     // back the old one, so the next append syncs it first if the sync below fails.
     this.#dirNeedsSync = true;

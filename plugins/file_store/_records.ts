@@ -3,7 +3,12 @@
  *
  * @module
  */
-import type { PropertyRecord, RetainedSample, StoredCredentials } from "../../src/store.ts";
+import type {
+  OutgoingRecord,
+  PropertyRecord,
+  RetainedSample,
+  StoredCredentials,
+} from "../../src/store.ts";
 
 /** Version tag written into `credentials.json`. */
 export const CREDENTIALS_FORMAT = 1;
@@ -53,6 +58,33 @@ export function copySample(sample: RetainedSample): RetainedSample {
     producedAt: sample.producedAt,
     expiresAt: sample.expiresAt,
   };
+}
+
+/** Copies an outgoing record, leaving `sampleId` out when it is absent. */
+export function copyOutgoing(record: OutgoingRecord): OutgoingRecord {
+  const { messageId, packet, sampleId } = record;
+  return sampleId === undefined
+    ? { messageId, packet: packet.slice() }
+    : { messageId, packet: packet.slice(), sampleId };
+}
+
+/** Validates an outgoing record; throws a `RangeError` or `TypeError` naming the field. */
+export function checkOutgoing(record: OutgoingRecord): void {
+  const { messageId, packet, sampleId } = record;
+  // MQTT 3.1.1 section 2.3.1: packet ids of QoS 1/2 publishes are non-zero 16-bit integers.
+  if (!Number.isInteger(messageId) || messageId < 1 || messageId > 0xffff) {
+    throw new RangeError(
+      `Cannot put outgoing record: messageId must be an integer in 1..65535, got ${messageId}`,
+    );
+  }
+  if (sampleId !== undefined && !(Number.isSafeInteger(sampleId) && sampleId >= 0)) {
+    throw new RangeError(
+      `Cannot put outgoing record ${messageId}: sampleId must be a non-negative integer, got ${sampleId}`,
+    );
+  }
+  if (!(packet instanceof Uint8Array)) {
+    throw new TypeError(`Cannot put outgoing record ${messageId}: packet must be a Uint8Array`);
+  }
 }
 
 /** Copies credentials, keeping only the defined fields. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Ownership } from "../../src/interface.ts";
-import type { PropertyRecord, RetainedSample } from "../../src/store.ts";
+import type { OutgoingRecord, PropertyRecord, RetainedSample } from "../../src/store.ts";
 import type { LogRecord } from "./_log_format.ts";
 
 interface Sized<T> {
@@ -24,6 +24,8 @@ export class LogState {
   readonly properties: Map<string, Sized<PropertyRecord>> = new Map();
   // Ids grow with log order and Maps iterate in insertion order: iteration is production order.
   readonly samples: Map<number, Sized<RetainedSample>> = new Map();
+  // A re-put keeps its Map position, so iteration is first-put order, live and after replay.
+  readonly outgoing: Map<number, Sized<OutgoingRecord>> = new Map();
   introspection: string | undefined;
   /** Smallest id never used by a committed sample. */
   nextId = 1;
@@ -82,6 +84,28 @@ export class LogState {
       case "next-id":
         this.nextId = Math.max(this.nextId, record.nextId);
         break;
+      case "put-outgoing": {
+        const id = record.record.messageId;
+        this.liveBytes += size - (this.outgoing.get(id)?.size ?? 0);
+        this.outgoing.set(id, { value: record.record, size });
+        break;
+      }
+      case "remove-outgoing": {
+        // The sample is looked up here, not when the call was made, so that the log record
+        // alone decides what it removes: replay does exactly what the running store did, and
+        // a put queued in the same batch is seen.
+        const entry = this.outgoing.get(record.messageId);
+        if (entry === undefined) break;
+        this.liveBytes -= entry.size;
+        this.outgoing.delete(record.messageId);
+        const sampleId = entry.value.sampleId;
+        const sample = sampleId === undefined ? undefined : this.samples.get(sampleId);
+        if (sample !== undefined) {
+          this.liveBytes -= sample.size;
+          this.samples.delete(sampleId!);
+        }
+        break;
+      }
     }
   }
 
@@ -93,5 +117,6 @@ export class LogState {
     }
     for (const { value } of this.properties.values()) yield { kind: "put-property", record: value };
     for (const { value } of this.samples.values()) yield { kind: "append-sample", sample: value };
+    for (const { value } of this.outgoing.values()) yield { kind: "put-outgoing", record: value };
   }
 }

@@ -7,6 +7,7 @@ import { AstarteError } from "../../src/errors.ts";
 import type { Ownership } from "../../src/interface.ts";
 import type {
   NewRetainedSample,
+  OutgoingRecord,
   PropertyRecord,
   RetainedSample,
   Store,
@@ -19,7 +20,9 @@ import { LogWriter, storeError } from "./_log_writer.ts";
 import type { LogState } from "./_state.ts";
 import {
   checkLimit,
+  checkOutgoing,
   copyCredentials,
+  copyOutgoing,
   copyProperty,
   copySample,
   CREDENTIALS_FORMAT,
@@ -53,7 +56,8 @@ function noop(): void {}
  * A {@link Store} that persists to files in one directory, for devices without SQLite.
  *
  * Layout and guarantees:
- * - `store.log`: an append-only log of every property, introspection and retention change.
+ * - `store.log`: an append-only log of every property, introspection, retention and
+ *   outgoing-packet change.
  *   Each record carries its length and a CRC-32, so a torn or damaged tail is detected on open
  *   and cut off at the first bad record; everything committed before it is kept. A write
  *   promise resolves only after its record was `fdatasync`ed. Concurrent writes are grouped:
@@ -116,6 +120,7 @@ export class FileStore implements Store {
     lock: Deno.FsFile;
     log: Deno.FsFile;
     logSize: number;
+    logVersion: number;
     state: LogState;
     credentials: StoredCredentials | undefined;
     corruption: AstarteError[];
@@ -130,6 +135,7 @@ export class FileStore implements Store {
       path: `${init.dir}/${LOG_FILE}`,
       file: init.log,
       size: init.logSize,
+      version: init.logVersion,
       state: init.state,
       compactAfter: init.compactAfter,
     });
@@ -295,6 +301,35 @@ export class FileStore implements Store {
   async countSamples(): Promise<number> {
     await this.#readBarrier("count samples");
     return this.#state.samples.size;
+  }
+
+  /**
+   * Inserts or replaces the outgoing record with the same `messageId`, durably; a replaced
+   * record keeps its place in {@linkcode FileStore.listOutgoing}.
+   *
+   * @throws {RangeError} (as a rejection) when `messageId` is not an MQTT packet id (an integer
+   * in 1..65535) or `sampleId` is not a non-negative integer
+   * @throws {TypeError} (as a rejection) when `packet` is not a `Uint8Array`
+   */
+  putOutgoing(record: OutgoingRecord): Promise<void> {
+    return this.#write("put outgoing", () => {
+      checkOutgoing(record);
+      return { kind: "put-outgoing", record: copyOutgoing(record) };
+    });
+  }
+
+  /**
+   * Removes an outgoing record and the retained sample it references with one log record, so
+   * that a crash keeps both or neither. Unknown ids are ignored.
+   */
+  removeOutgoing(messageId: number): Promise<void> {
+    return this.#write("remove outgoing", () => ({ kind: "remove-outgoing", messageId }));
+  }
+
+  /** Every outgoing record, in the order their `messageId`s were first put. */
+  async listOutgoing(): Promise<OutgoingRecord[]> {
+    await this.#readBarrier("list outgoing");
+    return [...this.#state.outgoing.values()].map(({ value }) => copyOutgoing(value));
   }
 
   /** Stored pairing credentials, if any. */

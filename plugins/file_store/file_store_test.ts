@@ -313,6 +313,151 @@ Deno.test("FileStore.appendSample() commits appends made while a flush is runnin
     }
   }));
 
+async function headerVersion(dir: string): Promise<number> {
+  return (await Deno.readFile(`${dir}/store.log`))[7]!;
+}
+
+async function setHeaderVersion(dir: string, version: number): Promise<void> {
+  const file = await Deno.open(`${dir}/store.log`, { write: true });
+  try {
+    await file.seek(7, Deno.SeekMode.Start);
+    await file.write(new Uint8Array([version]));
+  } finally {
+    file.close();
+  }
+}
+
+function packet(messageId: number): Uint8Array {
+  return new Uint8Array([0x34, 10, 0, 1, 0x2f, messageId >> 8, messageId & 255]);
+}
+
+Deno.test("FileStore.open() reads a version 1 log and upgrades it for its first outgoing record", () =>
+  withDir(async (dir) => {
+    const store0 = await FileStore.open(dir);
+    await store0.putProperty(property("/a"));
+    const first = await store0.appendSample(sample("/1"));
+    await store0.close();
+    assertStrictEquals(await headerVersion(dir), 2);
+    // Version 1 logs hold only record kinds 1-8, encoded as today: relabelling is enough.
+    await setHeaderVersion(dir, 1);
+
+    const { store, reports } = await openReporting(dir);
+    try {
+      assertEquals(reports, []);
+      assertEquals(await paths(store), ["/a"]);
+      const second = await store.appendSample(sample("/2"));
+      // Old record kinds keep the old header: an older SDK can still read this log.
+      assertStrictEquals(await headerVersion(dir), 1);
+      await store.putOutgoing({ messageId: 7, packet: packet(7), sampleId: second.id });
+      assertStrictEquals(await headerVersion(dir), 2);
+      await store.putOutgoing({ messageId: 8, packet: packet(8) });
+      assertEquals((await store.listSamples(10)).map((s) => s.id), [first.id, second.id]);
+    } finally {
+      await store.close();
+    }
+    const again = await FileStore.open(dir);
+    try {
+      assertEquals(await paths(again), ["/a"]);
+      assertEquals((await again.listOutgoing()).map((r) => [r.messageId, r.sampleId]), [
+        [7, 2],
+        [8, undefined],
+      ]);
+      await again.removeOutgoing(7);
+      assertEquals((await again.listSamples(10)).map((s) => s.id), [first.id]);
+    } finally {
+      await again.close();
+    }
+  }));
+
+Deno.test("FileStore.open() treats an outgoing record in a version 1 log as damage", () =>
+  withDir(async (dir) => {
+    const store0 = await FileStore.open(dir);
+    await store0.putProperty(property("/a"));
+    await store0.putOutgoing({ messageId: 1, packet: packet(1) });
+    await store0.putProperty(property("/b"));
+    await store0.close();
+    await setHeaderVersion(dir, 1);
+    const { store, reports } = await openReporting(dir);
+    try {
+      assertStrictEquals(reports.length, 1);
+      assertStringIncludes(reports[0]!.message, "does not exist in format version 1");
+      assertEquals(await paths(store), ["/a"]);
+      assertEquals(await store.listOutgoing(), []);
+    } finally {
+      await store.close();
+    }
+  }));
+
+Deno.test("FileStore.removeOutgoing() drops the record and its sample together or not at all", () =>
+  withDir(async (dir) => {
+    const store0 = await FileStore.open(dir);
+    const kept = await store0.appendSample(sample("/kept"));
+    const sent = await store0.appendSample(sample("/sent"));
+    await store0.putOutgoing({ messageId: 1, packet: packet(1), sampleId: sent.id });
+    await store0.close();
+    const before = (await Deno.stat(`${dir}/store.log`)).size;
+    const store1 = await FileStore.open(dir);
+    await store1.removeOutgoing(1);
+    await store1.close();
+    const after = (await Deno.stat(`${dir}/store.log`)).size;
+    assertStrictEquals(after - before, 17, "one remove-outgoing record (8-byte frame + 9)");
+    const whole = await Deno.readFile(`${dir}/store.log`);
+
+    // Every torn length of that one record: the removal did not happen, both are kept.
+    for (let cut = before; cut < after; cut++) {
+      await Deno.writeFile(`${dir}/store.log`, whole.subarray(0, cut));
+      const store = await FileStore.open(dir);
+      try {
+        assertEquals((await store.listOutgoing()).map((r) => r.sampleId), [sent.id]);
+        assertEquals((await store.listSamples(10)).map((s) => s.id), [kept.id, sent.id]);
+      } finally {
+        await store.close();
+      }
+    }
+    await Deno.writeFile(`${dir}/store.log`, whole);
+    const store = await FileStore.open(dir);
+    try {
+      assertEquals(await store.listOutgoing(), []);
+      assertEquals((await store.listSamples(10)).map((s) => s.id), [kept.id]);
+    } finally {
+      await store.close();
+    }
+  }));
+
+Deno.test("FileStore compaction keeps outgoing records in first-put order", () =>
+  withDir(async (dir) => {
+    const store = await FileStore.open(dir, { compactAfterBytes: 8 * 1024 });
+    const held = await store.appendSample(sample("/held"));
+    for (const id of [300, 2, 65_535]) {
+      await store.putOutgoing({ messageId: id, packet: packet(id), sampleId: held.id });
+    }
+    // Churn: each round puts 20 records and acknowledges them, removing their samples.
+    for (let round = 0; round < 40; round++) {
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.appendSample(sample(`/${round}/${i}`))),
+      );
+      await Promise.all(
+        batch.map((s, i) =>
+          store.putOutgoing({ messageId: 1000 + i, packet: packet(i), sampleId: s.id })
+        ),
+      );
+      await Promise.all(batch.map((_, i) => store.removeOutgoing(1000 + i)));
+    }
+    await store.putOutgoing({ messageId: 2, packet: new Uint8Array([0x62, 2, 0, 2]) });
+    const size = (await Deno.stat(`${dir}/store.log`)).size;
+    await store.close();
+    assert(size < 16 * 1024, `log should have been compacted, it is ${size} bytes`);
+    const again = await FileStore.open(dir);
+    try {
+      const listed = await again.listOutgoing();
+      assertEquals(listed.map((r) => r.messageId), [300, 2, 65_535]);
+      assertEquals(listed[1], { messageId: 2, packet: new Uint8Array([0x62, 2, 0, 2]) });
+      assertEquals((await again.listSamples(10)).map((s) => s.id), [held.id]);
+    } finally {
+      await again.close();
+    }
+  }));
+
 testStoreKillSafety("FileStore", {
   moduleUrl: new URL("./mod.ts", import.meta.url).href,
   className: "FileStore",

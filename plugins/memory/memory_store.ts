@@ -8,6 +8,7 @@ import { AstarteError } from "../../src/errors.ts";
 import type { Ownership } from "../../src/interface.ts";
 import type {
   NewRetainedSample,
+  OutgoingRecord,
   PropertyRecord,
   RetainedSample,
   Store,
@@ -17,7 +18,7 @@ import type {
 /**
  * A {@link Store} that keeps everything in process memory.
  *
- * It is cheap to create (two empty maps), so a fleet simulator can run thousands of devices in
+ * It is cheap to create (a few empty maps), so a fleet simulator can run thousands of devices in
  * one process. Payloads are copied when stored and when returned, so callers can never mutate
  * the stored state through a buffer they hold. Every write is visible to every later call.
  * After {@linkcode MemoryStore.close} every method rejects with an `AstarteError` of code
@@ -52,6 +53,8 @@ export class MemoryStore implements Store {
   // order is production order without sorting.
   #samples = new Map<number, RetainedSample>();
   #nextId = 1;
+  // Map.set on an existing key keeps its position: a re-put keeps the first-put order.
+  #outgoing = new Map<number, OutgoingRecord>();
   #introspection: string | undefined;
   #credentials: StoredCredentials | undefined;
   #closed = false;
@@ -145,6 +148,39 @@ export class MemoryStore implements Store {
     return this.#run("count samples", () => this.#samples.size);
   }
 
+  /**
+   * Inserts or replaces the outgoing record with the same `messageId`; a replaced record keeps
+   * its place in {@linkcode MemoryStore.listOutgoing}.
+   *
+   * @throws {RangeError} (as a rejection) when `messageId` is not an MQTT packet id (an integer
+   * in 1..65535) or `sampleId` is not a non-negative integer
+   * @throws {TypeError} (as a rejection) when `packet` is not a `Uint8Array`
+   */
+  putOutgoing(record: OutgoingRecord): Promise<void> {
+    return this.#run("put outgoing", () => {
+      checkOutgoing(record);
+      this.#outgoing.set(record.messageId, copyOutgoing(record));
+    });
+  }
+
+  /**
+   * Removes an outgoing record and the retained sample it references, if any, together.
+   * Unknown ids are ignored.
+   */
+  removeOutgoing(messageId: number): Promise<void> {
+    return this.#run("remove outgoing", () => {
+      const record = this.#outgoing.get(messageId);
+      if (record === undefined) return;
+      this.#outgoing.delete(messageId);
+      if (record.sampleId !== undefined) this.#samples.delete(record.sampleId);
+    });
+  }
+
+  /** Every outgoing record, in the order their `messageId`s were first put. */
+  listOutgoing(): Promise<OutgoingRecord[]> {
+    return this.#run("list outgoing", () => [...this.#outgoing.values()].map(copyOutgoing));
+  }
+
   /** Stored pairing credentials, if any. */
   loadCredentials(): Promise<StoredCredentials | undefined> {
     return this.#run(
@@ -165,6 +201,7 @@ export class MemoryStore implements Store {
     this.#closed = true;
     this.#properties.clear();
     this.#samples.clear();
+    this.#outgoing.clear();
     this.#credentials = undefined;
     this.#introspection = undefined;
     return Promise.resolve();
@@ -212,6 +249,31 @@ function copySample(sample: RetainedSample): RetainedSample {
     producedAt: sample.producedAt,
     expiresAt: sample.expiresAt,
   };
+}
+
+function copyOutgoing(record: OutgoingRecord): OutgoingRecord {
+  const { messageId, packet, sampleId } = record;
+  return sampleId === undefined
+    ? { messageId, packet: packet.slice() }
+    : { messageId, packet: packet.slice(), sampleId };
+}
+
+function checkOutgoing(record: OutgoingRecord): void {
+  const { messageId, packet, sampleId } = record;
+  // MQTT 3.1.1 section 2.3.1: packet ids of QoS 1/2 publishes are non-zero 16-bit integers.
+  if (!Number.isInteger(messageId) || messageId < 1 || messageId > 0xffff) {
+    throw new RangeError(
+      `Cannot put outgoing record: messageId must be an integer in 1..65535, got ${messageId}`,
+    );
+  }
+  if (sampleId !== undefined && !(Number.isSafeInteger(sampleId) && sampleId >= 0)) {
+    throw new RangeError(
+      `Cannot put outgoing record ${messageId}: sampleId must be a non-negative integer, got ${sampleId}`,
+    );
+  }
+  if (!(packet instanceof Uint8Array)) {
+    throw new TypeError(`Cannot put outgoing record ${messageId}: packet must be a Uint8Array`);
+  }
 }
 
 function copyCredentials(credentials: StoredCredentials): StoredCredentials {

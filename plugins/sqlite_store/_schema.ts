@@ -43,6 +43,18 @@ const MIGRATIONS: readonly string[] = [
     certificate_pem TEXT
   );
   `,
+  // 1 -> 2: unacknowledged QoS 1/2 publishes. `seq` is the first-put order: an upsert on
+  // message_id keeps the row (and its seq), and a new row gets max(seq) + 1, so ordering by it
+  // is first-put order even when SQLite reuses a freed rowid. No foreign key to samples: a
+  // sample may be removed (e.g. its interface was dropped) while its packet is in flight.
+  `
+  CREATE TABLE outgoing (
+    seq INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL UNIQUE CHECK (message_id BETWEEN 1 AND 65535),
+    packet BLOB NOT NULL,
+    sample_id INTEGER
+  );
+  `,
 ];
 
 /** Schema version this code writes. */

@@ -8,6 +8,7 @@ import { AstarteError } from "../../src/errors.ts";
 import type { Ownership, QoS } from "../../src/interface.ts";
 import type {
   NewRetainedSample,
+  OutgoingRecord,
   PropertyRecord,
   PropertyState,
   RetainedSample,
@@ -271,6 +272,55 @@ export class SqliteStore implements Store {
     return this.#read("count samples", () => Number(this.#sql.countSamples.get()?.count ?? 0));
   }
 
+  /**
+   * Inserts or replaces the outgoing record with the same `messageId`, durably; a replaced
+   * record keeps its place in {@linkcode SqliteStore.listOutgoing}.
+   *
+   * @throws {RangeError} (as a rejection) when `messageId` is not an MQTT packet id (an integer
+   * in 1..65535) or `sampleId` is not a non-negative integer
+   * @throws {TypeError} (as a rejection) when `packet` is not a `Uint8Array`
+   */
+  putOutgoing(record: OutgoingRecord): Promise<void> {
+    try {
+      checkOutgoing(record);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { messageId, sampleId } = record;
+    const packet = record.packet.slice();
+    return this.#write("put outgoing", () => {
+      this.#sql.putOutgoing.run(messageId, packet, sampleId ?? null);
+    });
+  }
+
+  /**
+   * Removes an outgoing record and the retained sample it references in one transaction, so
+   * that a crash keeps both or neither. Unknown ids are ignored.
+   */
+  removeOutgoing(messageId: number): Promise<void> {
+    return this.#write("remove outgoing", () => {
+      // Two statements: a savepoint makes a failure of the second undo the first, since the
+      // rest of the group-commit transaction still commits.
+      this.#db.exec("SAVEPOINT remove_outgoing");
+      try {
+        this.#sql.removeOutgoingSample.run(messageId);
+        this.#sql.removeOutgoing.run(messageId);
+        this.#db.exec("RELEASE remove_outgoing");
+      } catch (err) {
+        if (this.#db.isTransaction) {
+          this.#db.exec("ROLLBACK TO remove_outgoing");
+          this.#db.exec("RELEASE remove_outgoing");
+        }
+        throw err;
+      }
+    });
+  }
+
+  /** Every outgoing record, in the order their `messageId`s were first put. */
+  listOutgoing(): Promise<OutgoingRecord[]> {
+    return this.#read("list outgoing", () => this.#sql.listOutgoing.all().map(toOutgoing));
+  }
+
   /** Stored pairing credentials, if any. */
   loadCredentials(): Promise<StoredCredentials | undefined> {
     return this.#read("load credentials", () => {
@@ -398,6 +448,10 @@ interface Statements {
   readonly removeSamples: StatementSync;
   readonly removeInterfaceSamples: StatementSync;
   readonly countSamples: StatementSync;
+  readonly putOutgoing: StatementSync;
+  readonly removeOutgoingSample: StatementSync;
+  readonly removeOutgoing: StatementSync;
+  readonly listOutgoing: StatementSync;
   readonly loadCredentials: StatementSync;
   readonly saveCredentials: StatementSync;
 }
@@ -429,6 +483,14 @@ function prepareStatements(db: DatabaseSync): Statements {
     removeSamples: db.prepare("DELETE FROM samples WHERE id IN (SELECT value FROM json_each(?))"),
     removeInterfaceSamples: db.prepare("DELETE FROM samples WHERE interface_name = ?"),
     countSamples: db.prepare("SELECT count(*) AS count FROM samples"),
+    putOutgoing: db.prepare(
+      "INSERT INTO outgoing (message_id, packet, sample_id) VALUES (?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET packet = excluded.packet, sample_id = excluded.sample_id",
+    ),
+    removeOutgoingSample: db.prepare(
+      "DELETE FROM samples WHERE id = (SELECT sample_id FROM outgoing WHERE message_id = ?)",
+    ),
+    removeOutgoing: db.prepare("DELETE FROM outgoing WHERE message_id = ?"),
+    listOutgoing: db.prepare("SELECT message_id, packet, sample_id FROM outgoing ORDER BY seq"),
     loadCredentials: db.prepare(
       "SELECT credentials_secret, private_key_pem, certificate_pem FROM credentials WHERE id = 1",
     ),
@@ -451,6 +513,32 @@ function toProperty(row: Row): PropertyRecord {
     payload: toBytes(row.payload),
     state: String(row.state) as PropertyState,
   };
+}
+
+function toOutgoing(row: Row): OutgoingRecord {
+  const messageId = Number(row.message_id);
+  const packet = toBytes(row.packet);
+  return row.sample_id === null
+    ? { messageId, packet }
+    : { messageId, packet, sampleId: Number(row.sample_id) };
+}
+
+function checkOutgoing(record: OutgoingRecord): void {
+  const { messageId, packet, sampleId } = record;
+  // MQTT 3.1.1 section 2.3.1: packet ids of QoS 1/2 publishes are non-zero 16-bit integers.
+  if (!Number.isInteger(messageId) || messageId < 1 || messageId > 0xffff) {
+    throw new RangeError(
+      `Cannot put outgoing record: messageId must be an integer in 1..65535, got ${messageId}`,
+    );
+  }
+  if (sampleId !== undefined && !(Number.isSafeInteger(sampleId) && sampleId >= 0)) {
+    throw new RangeError(
+      `Cannot put outgoing record ${messageId}: sampleId must be a non-negative integer, got ${sampleId}`,
+    );
+  }
+  if (!(packet instanceof Uint8Array)) {
+    throw new TypeError(`Cannot put outgoing record ${messageId}: packet must be a Uint8Array`);
+  }
 }
 
 function toSample(row: Row): RetainedSample {

@@ -156,10 +156,81 @@ Deno.test("SqliteStore.open() records the schema version in its own table", () =
     const db = new DatabaseSync(path);
     try {
       const rows = db.prepare("SELECT version FROM schema_version").all();
-      assertEquals(rows.map((r) => r.version), [1]);
+      assertEquals(rows.map((r) => r.version), [2]);
       assertStrictEquals(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     } finally {
       db.close();
+    }
+  }));
+
+Deno.test("SqliteStore.open() migrates a version 1 database and keeps its data", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/device.db`;
+    const store0 = await SqliteStore.open(path);
+    const kept = await store0.appendSample(sample("/kept"));
+    await store0.saveSyncedIntrospection("org.example.A:1:0");
+    await store0.close();
+    // Schema 1 is schema 2 without the outgoing table.
+    const db = new DatabaseSync(path);
+    db.exec("DROP TABLE outgoing; UPDATE schema_version SET version = 1");
+    db.close();
+    const store = await SqliteStore.open(path);
+    try {
+      assertEquals((await store.listSamples(10)).map((s) => s.id), [kept.id]);
+      assertStrictEquals(await store.loadSyncedIntrospection(), "org.example.A:1:0");
+      await store.putOutgoing({ messageId: 1, packet: new Uint8Array([0x34]), sampleId: kept.id });
+      assertEquals((await store.listOutgoing()).map((r) => r.sampleId), [kept.id]);
+    } finally {
+      await store.close();
+    }
+    const check = new DatabaseSync(path);
+    try {
+      assertEquals(
+        check.prepare("SELECT version FROM schema_version").all().map((r) => r.version),
+        [
+          2,
+        ],
+      );
+    } finally {
+      check.close();
+    }
+  }));
+
+Deno.test("SqliteStore.removeOutgoing() undoes its sample removal when the record removal fails", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/device.db`;
+    const store = await SqliteStore.open(path);
+    try {
+      const s = await store.appendSample(sample("/sent"));
+      const other = await store.appendSample(sample("/other"));
+      await store.putOutgoing({ messageId: 1, packet: new Uint8Array([0x34]), sampleId: s.id });
+      await store.close();
+      // A trigger makes the second statement of removeOutgoing fail after the first ran.
+      const db = new DatabaseSync(path);
+      db.exec(
+        "CREATE TRIGGER refuse BEFORE DELETE ON outgoing BEGIN SELECT RAISE(ABORT, 'refused'); END",
+      );
+      db.close();
+      const again = await SqliteStore.open(path);
+      try {
+        const writes = [
+          again.removeOutgoing(1),
+          again.appendSample(sample("/same-batch")),
+        ];
+        const settled = await Promise.allSettled(writes);
+        assertEquals(settled.map((r) => r.status), ["rejected", "fulfilled"]);
+        const failure = (settled[0] as PromiseRejectedResult).reason;
+        assert(failure instanceof AstarteError && failure.code === "store-failed");
+        assertStringIncludes(failure.message, "remove outgoing");
+        assertEquals((await again.listOutgoing()).map((r) => r.messageId), [1]);
+        const ids = (await again.listSamples(10)).map((x) => x.id);
+        assertEquals(ids.slice(0, 2), [s.id, other.id]);
+        assertStrictEquals(ids.length, 3);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await store.close();
     }
   }));
 

@@ -194,7 +194,7 @@ function insert(root: BuildNode, levels: readonly (string | null)[], depth: numb
   return node;
 }
 
-/** Same as `fingerprint` in codec-wasm/assembly/index.ts: length, first and last 4 bytes. */
+/** Same as `fingerprint` in codec-wasm/assembly/index.ts: length, first, middle, last 4 bytes. */
 function fingerprint(bytes: Uint8Array): number {
   const n = bytes.length;
   const word = (at: number, len: number): number => {
@@ -204,8 +204,9 @@ function fingerprint(bytes: Uint8Array): number {
   };
   const head = word(0, Math.min(4, n));
   const tail = n >= 4 ? word(n - 4, 4) : head;
-  const rotated = ((tail << 13) | (tail >>> 19)) >>> 0;
-  return (head ^ rotated ^ Math.imul(n, 0x9e3779b1)) >>> 0;
+  const mid = n >= 8 ? word((n >> 1) - 2, 4) : 0;
+  const rotl = (v: number, k: number): number => ((v << k) | (v >>> (32 - k))) >>> 0;
+  return (head ^ rotl(tail, 13) ^ rotl(mid, 7) ^ Math.imul(n, 0x9e3779b1)) >>> 0;
 }
 
 /**
@@ -440,6 +441,7 @@ export class WasmRuntime {
   stagePath(path: string): number {
     // Devices send on the same paths again and again: skip the copy when the scratch still
     // holds this path (every other writer of the scratch region clears `stagedPath`).
+    this.check(); // every encode starts here: views may be stale after an earlier growth
     if (path === this.stagedPath) return this.#stagedLength;
     if (path.length * 3 > this.scratchCap) this.reserveScratch(path.length * 3);
     const n = this.writeString(path, this.scratchBase);

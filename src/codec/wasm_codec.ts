@@ -507,6 +507,7 @@ export class WasmCodec implements Codec {
     const index = info.keys!;
     const ex = rt.ex;
     ex.objectBegin(id);
+    rt.check();
     for (let i = 0; i < keys.length; i++) {
       const m = index.get(keys[i]!);
       if (m === undefined) return this.#objectError(entry, path, value, timestamp);
@@ -525,6 +526,7 @@ export class WasmCodec implements Codec {
         default:
           r = this.#field(info, m, x);
       }
+      rt.check(); // a field may have grown the memory
       if (r < 0) return this.#objectError(entry, path, value, timestamp);
     }
     let tKind = T_NONE;

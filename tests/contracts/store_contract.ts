@@ -13,7 +13,13 @@ import {
   assertStrictEquals,
 } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
-import type { NewRetainedSample, PropertyRecord, RetainedSample, Store } from "../../src/store.ts";
+import type {
+  NewRetainedSample,
+  OutgoingRecord,
+  PropertyRecord,
+  RetainedSample,
+  Store,
+} from "../../src/store.ts";
 
 /** What the factory given to {@link testStoreContract} returns for each test. */
 export interface StoreFixture {
@@ -83,6 +89,26 @@ function plainProperties(records: readonly PropertyRecord[]): PropertyRecord[] {
 
 function plainSamples(samples: readonly RetainedSample[]): RetainedSample[] {
   return samples.map((s) => ({ ...s, payload: Uint8Array.from(s.payload) }));
+}
+
+function outgoing(messageId: number, sampleId?: number, fill = messageId & 255): OutgoingRecord {
+  // Shaped like a serialised PUBLISH; the store treats it as opaque bytes.
+  const packet = new Uint8Array(24).fill(fill);
+  packet[0] = 0x34;
+  return sampleId === undefined ? { messageId, packet } : { messageId, packet, sampleId };
+}
+
+// Normalises records for deep equality: plain Uint8Array payloads, no `sampleId: undefined`.
+function plainOutgoing(records: readonly OutgoingRecord[]): OutgoingRecord[] {
+  return records.map(({ messageId, packet, sampleId }) =>
+    sampleId === undefined
+      ? { messageId, packet: Uint8Array.from(packet) }
+      : { messageId, packet: Uint8Array.from(packet), sampleId }
+  );
+}
+
+async function sampleIds(store: Store): Promise<number[]> {
+  return (await store.listSamples(Infinity)).map((s) => s.id);
 }
 
 function allBytes(): Uint8Array {
@@ -161,7 +187,18 @@ export function testStoreContract(
       assertStrictEquals(await store.loadSyncedIntrospection(), undefined);
       assertEquals(await store.listSamples(10), []);
       assertStrictEquals(await store.countSamples(), 0);
+      assertEquals(await store.listOutgoing(), []);
       assertStrictEquals(await store.loadCredentials(), undefined);
+    }));
+
+  Deno.test(`${name}.corruption is absent or empty for a new store`, () =>
+    withStore((store) => {
+      const corruption = store.corruption;
+      if (corruption !== undefined) {
+        assert(Array.isArray(corruption), "corruption must be an array");
+        assertStrictEquals(corruption.length, 0);
+      }
+      return Promise.resolve();
     }));
 
   Deno.test(`${name}.putProperty() inserts and replaces by ownership, interface and path`, () =>
@@ -356,6 +393,177 @@ export function testStoreContract(
       assertStrictEquals(await store.countSamples(), 1);
     }));
 
+  Deno.test(
+    `${name}.putOutgoing() replaces by messageId and listOutgoing() keeps first-put order`,
+    () =>
+      withStore(async (store) => {
+        const s = await store.appendSample(sample());
+        await store.putOutgoing(outgoing(500, s.id));
+        await store.putOutgoing(outgoing(3));
+        await store.putOutgoing(outgoing(65_535, s.id));
+        // A PUBREL replaces its PUBLISH: same id, same sample, other bytes, same place.
+        const pubrel = {
+          messageId: 500,
+          packet: new Uint8Array([0x62, 2, 1, 0xf4]),
+          sampleId: s.id,
+        };
+        await store.putOutgoing(pubrel);
+        await store.putOutgoing(outgoing(1));
+        assertEquals(
+          plainOutgoing(await store.listOutgoing()),
+          plainOutgoing([pubrel, outgoing(3), outgoing(65_535, s.id), outgoing(1)]),
+        );
+        // Replacing can also drop or change the sample reference.
+        await store.putOutgoing(outgoing(65_535));
+        const [, , last] = await store.listOutgoing();
+        assertStrictEquals(last?.sampleId, undefined);
+        assertStrictEquals(await store.countSamples(), 1);
+      }),
+  );
+
+  Deno.test(
+    `${name}.removeOutgoing() removes the record and its sample, and nothing else`,
+    () =>
+      withStore(async (store) => {
+        const [s1, s2, s3] = [
+          await store.appendSample(sample({ path: "/1" })),
+          await store.appendSample(sample({ path: "/2" })),
+          await store.appendSample(sample({ path: "/3" })),
+        ];
+        assert(s1 && s2 && s3);
+        await store.putOutgoing(outgoing(1, s1.id));
+        await store.putOutgoing(outgoing(2, s2.id));
+        await store.putOutgoing(outgoing(3));
+        await store.removeOutgoing(1);
+        assertEquals(
+          plainOutgoing(await store.listOutgoing()),
+          plainOutgoing([
+            outgoing(2, s2.id),
+            outgoing(3),
+          ]),
+        );
+        assertEquals(await sampleIds(store), [s2.id, s3.id]);
+        // A record without a sample removes no sample.
+        await store.removeOutgoing(3);
+        assertEquals(
+          plainOutgoing(await store.listOutgoing()),
+          plainOutgoing([outgoing(2, s2.id)]),
+        );
+        assertEquals(await sampleIds(store), [s2.id, s3.id]);
+        // A removed id put again goes to the end.
+        await store.putOutgoing(outgoing(1));
+        assertEquals(
+          (await store.listOutgoing()).map((r) => r.messageId),
+          [2, 1],
+        );
+      }),
+  );
+
+  Deno.test(`${name}.removeOutgoing() ignores unknown and already removed ids`, () =>
+    withStore(async (store) => {
+      const s = await store.appendSample(sample());
+      await store.putOutgoing(outgoing(7, s.id));
+      await store.removeOutgoing(8);
+      await store.removeOutgoing(65_535);
+      assertEquals(plainOutgoing(await store.listOutgoing()), plainOutgoing([outgoing(7, s.id)]));
+      assertEquals(await sampleIds(store), [s.id]);
+      await store.removeOutgoing(7);
+      await store.removeOutgoing(7);
+      assertEquals(await store.listOutgoing(), []);
+      assertStrictEquals(await store.countSamples(), 0);
+    }));
+
+  Deno.test(`${name}.removeOutgoing() removes the sample named by the latest put`, () =>
+    withStore(async (store) => {
+      const a = await store.appendSample(sample({ path: "/a" }));
+      const b = await store.appendSample(sample({ path: "/b" }));
+      await store.putOutgoing(outgoing(9, a.id));
+      await store.putOutgoing(outgoing(9, b.id));
+      await store.removeOutgoing(9);
+      assertEquals(await sampleIds(store), [a.id]);
+    }));
+
+  Deno.test(
+    `${name}.removeSamples() and removeInterfaceSamples() keep the records of removed samples`,
+    () =>
+      withStore(async (store) => {
+        const a = await store.appendSample(sample({ interfaceName: "org.example.A" }));
+        const b = await store.appendSample(sample({ interfaceName: "org.example.B" }));
+        const c = await store.appendSample(sample({ interfaceName: "org.example.B" }));
+        await store.putOutgoing(outgoing(1, a.id));
+        await store.putOutgoing(outgoing(2, b.id));
+        await store.removeSamples([a.id]);
+        await store.removeInterfaceSamples("org.example.B");
+        assertStrictEquals(await store.countSamples(), 0);
+        assertEquals(
+          plainOutgoing(await store.listOutgoing()),
+          plainOutgoing([outgoing(1, a.id), outgoing(2, b.id)]),
+        );
+        // Removing a record whose sample is already gone removes nothing else.
+        const d = await store.appendSample(sample());
+        await store.removeOutgoing(1);
+        await store.removeOutgoing(2);
+        assertEquals(await store.listOutgoing(), []);
+        assertEquals(await sampleIds(store), [d.id]);
+        assert(d.id > c.id);
+      }),
+  );
+
+  Deno.test(`${name}.putOutgoing() copies packets in and out and keeps empty packets`, () =>
+    withStore(async (store) => {
+      const backing = new Uint8Array([100, 0x34, 5, 6, 100]);
+      await store.putOutgoing({ messageId: 4, packet: backing.subarray(1, 4) });
+      await store.putOutgoing({ messageId: 5, packet: new Uint8Array(0), sampleId: 0 });
+      backing.fill(0);
+      const [first] = await store.listOutgoing();
+      assertEquals(Uint8Array.from(first?.packet ?? []), new Uint8Array([0x34, 5, 6]));
+      first?.packet.fill(0);
+      const listed = await store.listOutgoing();
+      assertEquals(plainOutgoing(listed), [
+        { messageId: 4, packet: new Uint8Array([0x34, 5, 6]) },
+        { messageId: 5, packet: new Uint8Array(0), sampleId: 0 },
+      ]);
+      assert(!("sampleId" in listed[0]!), "an absent sampleId is left out");
+    }));
+
+  Deno.test(`${name}.putOutgoing() rejects ids that are not MQTT packet ids`, () =>
+    withStore(async (store) => {
+      for (const messageId of [0, -1, 1.5, 65_536, NaN]) {
+        await assertRejects(() => store.putOutgoing(outgoing(messageId)), RangeError);
+      }
+      for (const sampleId of [-1, 0.5, NaN]) {
+        await assertRejects(() => store.putOutgoing(outgoing(1, sampleId)), RangeError);
+      }
+      await assertRejects(
+        () => store.putOutgoing({ messageId: 1, packet: [1, 2] as unknown as Uint8Array }),
+        TypeError,
+      );
+      assertEquals(await store.listOutgoing(), []);
+    }));
+
+  Deno.test(`${name}: outgoing writes called together apply in call order`, () =>
+    withStore(async (store) => {
+      const [a, b] = await Promise.all([
+        store.appendSample(sample({ path: "/a" })),
+        store.appendSample(sample({ path: "/b" })),
+      ]);
+      assert(a && b);
+      // Not awaited one by one: persistent stores may commit them in one batch.
+      const writes = [
+        store.putOutgoing(outgoing(1, a.id)),
+        store.putOutgoing(outgoing(2)),
+        store.removeOutgoing(1),
+        store.putOutgoing(outgoing(1, b.id)),
+        store.putOutgoing(outgoing(2, a.id)),
+      ];
+      assertEquals(
+        plainOutgoing(await store.listOutgoing()),
+        plainOutgoing([outgoing(2, a.id), outgoing(1, b.id)]),
+      );
+      assertEquals(await sampleIds(store), [b.id]);
+      await Promise.all(writes);
+    }));
+
   Deno.test(`${name}.saveCredentials() round-trips and replaces credentials`, () =>
     withStore(async (store) => {
       const full = {
@@ -377,9 +585,11 @@ export function testStoreContract(
         store.putProperty(property()),
         store.saveSyncedIntrospection("org.example.A:1:0"),
         store.appendSample(sample()),
+        store.putOutgoing(outgoing(1)),
         store.saveCredentials({ credentialsSecret: "s" }),
       ];
       assertStrictEquals((await store.loadProperties()).length, 1);
+      assertEquals((await store.listOutgoing()).map((r) => r.messageId), [1]);
       assertStrictEquals(await store.loadSyncedIntrospection(), "org.example.A:1:0");
       assertStrictEquals(await store.countSamples(), 1);
       assertEquals(await store.loadCredentials(), { credentialsSecret: "s" });
@@ -409,6 +619,16 @@ export function testStoreContract(
       assertStrictEquals(err.code, "store-failed");
       const err2 = await assertRejects(() => fixture.store.appendSample(sample()), AstarteError);
       assertStrictEquals(err2.code, "store-failed");
+      for (
+        const call of [
+          () => fixture.store.putOutgoing(outgoing(1)),
+          () => fixture.store.removeOutgoing(1),
+          () => fixture.store.listOutgoing(),
+        ]
+      ) {
+        const err3 = await assertRejects(call, AstarteError);
+        assertStrictEquals(err3.code, "store-failed");
+      }
     } finally {
       await fixture.store.close();
       await fixture.cleanup();
@@ -498,6 +718,45 @@ export function testStoreContract(
     });
   });
 
+  Deno.test(`${name}: outgoing records survive a reopen in first-put order`, async () => {
+    await withReopen(async (store, reopen) => {
+      const samples = [];
+      for (let i = 0; i < 4; i++) samples.push(await store.appendSample(sample({ path: `/${i}` })));
+      const [s0, s1, s2, s3] = samples;
+      assert(s0 && s1 && s2 && s3);
+      await store.putOutgoing(outgoing(10, s0.id));
+      await store.putOutgoing(outgoing(20, s1.id));
+      await store.putOutgoing(outgoing(30));
+      await store.putOutgoing(outgoing(40, s2.id));
+      await store.putOutgoing(outgoing(10, s0.id, 0xee));
+      await store.removeOutgoing(20);
+      await store.removeSamples([s2.id]);
+      const expected = plainOutgoing([
+        outgoing(10, s0.id, 0xee),
+        outgoing(30),
+        outgoing(40, s2.id),
+      ]);
+
+      let current = await reopen(store);
+      assertEquals(plainOutgoing(await current.listOutgoing()), expected);
+      assertEquals(await sampleIds(current), [s0.id, s3.id]);
+      // After a reopen, a re-put still keeps the original place and a new id goes last.
+      await current.putOutgoing(outgoing(30, s3.id));
+      await current.putOutgoing(outgoing(5));
+      current = await reopen(current);
+      const after = [expected[0]!, outgoing(30, s3.id), expected[2]!, outgoing(5)];
+      assertEquals(plainOutgoing(await current.listOutgoing()), plainOutgoing(after));
+      await current.removeOutgoing(10);
+      await current.removeOutgoing(30);
+      current = await reopen(current);
+      assertEquals(
+        plainOutgoing(await current.listOutgoing()),
+        plainOutgoing([outgoing(40, s2.id), outgoing(5)]),
+      );
+      assertEquals(await sampleIds(current), []);
+    });
+  });
+
   Deno.test(`${name}: a reopened store without credentials or introspection has none`, async () => {
     await withReopen(async (store, reopen) => {
       await store.putProperty(property());
@@ -540,32 +799,54 @@ export interface KillSafetyOptions {
 }
 
 /**
- * Registers a test that kills (SIGKILL) a child process appending samples in concurrent
- * bursts, twice, and checks that every append the child saw resolve is still there, in order.
+ * Registers a test that kills (SIGKILL) a child process, twice, while it appends samples in
+ * concurrent bursts and, interleaved in the same group commits, puts outgoing records for half
+ * of them and removes the records of the previous burst. It then checks that every write the
+ * child saw resolve is still there, in order, and that no outgoing record was half removed
+ * (record kept but its sample gone, or the reverse).
  *
  * @param name store class name used as the first word of the test name
  * @param options how to open the store in the child and in the test
  */
 export function testStoreKillSafety(name: string, options: KillSafetyOptions): void {
   Deno.test({
-    name: `${name} keeps every acknowledged append when its process is killed`,
+    name: `${name} keeps every acknowledged write when its process is killed`,
     ignore: Deno.build.os === "windows",
     fn: async () => {
       const dir = await Deno.makeTempDir({ prefix: "store_kill_test_" });
       const location = options.location(dir);
-      const acked: number[] = [];
+      const acked: Acked = { appended: [], put: [], removed: [] };
       try {
         for (let round = 0; round < 2; round++) {
-          acked.push(...await runAndKill(options, location, 20));
+          const seen = await runAndKill(options, location, 20);
+          acked.appended.push(...seen.appended);
+          acked.put.push(...seen.put);
+          acked.removed.push(...seen.removed);
         }
         const store = await options.open(location);
         try {
           const ids = (await store.listSamples(Infinity)).map((s) => s.id);
           for (let i = 1; i < ids.length; i++) assert(ids[i]! > ids[i - 1]!, "ids out of order");
           const present = new Set(ids);
-          const lost = acked.filter((id) => !present.has(id));
+          const records = new Map<number, number>();
+          for (const r of await store.listOutgoing()) records.set(r.sampleId!, r.messageId);
+          const put = new Set(acked.put);
+
+          // Only removeOutgoing removes samples here, and only of acknowledged puts.
+          const lost = acked.appended.filter((id) => !present.has(id) && !put.has(id));
           assertEquals(lost, [], `${lost.length} acknowledged samples were lost`);
-          assert(acked.length >= 40 * 50, `only ${acked.length} appends were acknowledged`);
+          const orphans = [...records.keys()].filter((id) => !present.has(id));
+          assertEquals(orphans, [], "records kept whose sample was removed");
+          const halfRemoved = acked.put.filter((id) => records.has(id) !== present.has(id));
+          assertEquals(halfRemoved, [], "outgoing records removed without their sample");
+          const back = acked.removed.filter((id) => records.has(id) || present.has(id));
+          assertEquals(back, [], "acknowledged removals undone");
+          for (const [sampleId, messageId] of records) {
+            assertStrictEquals(messageId, messageIdOf(sampleId));
+          }
+
+          assert(acked.appended.length >= 40 * 50, `only ${acked.appended.length} appends`);
+          assert(acked.removed.length >= 2 * 18 * 25, `only ${acked.removed.length} removals`);
         } finally {
           await store.close();
         }
@@ -576,22 +857,50 @@ export function testStoreKillSafety(name: string, options: KillSafetyOptions): v
   });
 }
 
-// Starts a child that appends bursts of 50 and prints each resolved burst's ids; kills it
-// after `bursts` acknowledgements and returns the acknowledged ids.
+interface Acked {
+  /** Ids of samples whose `appendSample` resolved. */
+  readonly appended: number[];
+  /** Sample ids whose outgoing record's `putOutgoing` resolved. */
+  readonly put: number[];
+  /** Sample ids whose outgoing record's `removeOutgoing` resolved. */
+  readonly removed: number[];
+}
+
+// The child's message id for a sample id (unique below 65,535 samples).
+function messageIdOf(sampleId: number): number {
+  return ((sampleId - 1) % 0xffff) + 1;
+}
+
+// Starts a child that, per iteration, appends a burst of 50, puts outgoing records for every
+// other one and removes the previous burst's records, all concurrently, printing each resolved
+// group as a line `A|P|R id,id,...`. Kills it after `bursts` appended bursts.
 async function runAndKill(
   options: KillSafetyOptions,
   location: string,
   bursts: number,
-): Promise<number[]> {
+): Promise<Acked> {
   const code = `
     const { ${options.className}: Store } = await import(${JSON.stringify(options.moduleUrl)});
     const store = await Store.open(${JSON.stringify(location)});
     const sample = { interfaceName: "org.example.Sensors", path: "/t",
-      payload: new Uint8Array(32).fill(1), qos: 1, producedAt: 1, expiresAt: 0 };
+      payload: new Uint8Array(32).fill(1), qos: 2, producedAt: 1, expiresAt: 0 };
+    const packet = new Uint8Array(48).fill(0x34);
+    const messageIdOf = ${messageIdOf.toString()};
     const out = new TextEncoder();
+    const print = (tag, ids) => Deno.stdout.write(out.encode(tag + " " + ids.join(",") + "\\n"));
+    let previous = [];
     while (true) {
+      const removing = Promise.all(previous.map((id) => store.removeOutgoing(messageIdOf(id))));
       const done = await Promise.all(Array.from({ length: 50 }, () => store.appendSample(sample)));
-      await Deno.stdout.write(out.encode(done.map((s) => s.id).join(",") + "\\n"));
+      const sent = done.map((s) => s.id).filter((_, i) => i % 2 === 0);
+      const putting = Promise.all(sent.map((id) =>
+        store.putOutgoing({ messageId: messageIdOf(id), packet, sampleId: id })));
+      await print("A", done.map((s) => s.id));
+      await removing;
+      if (previous.length > 0) await print("R", previous);
+      await putting;
+      await print("P", sent);
+      previous = sent;
     }`;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["eval", "--no-check", code],
@@ -599,8 +908,9 @@ async function runAndKill(
     stderr: "inherit",
     env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
   }).spawn();
-  const acked: number[] = [];
-  let lines = 0;
+  const acked: Acked = { appended: [], put: [], removed: [] };
+  const lists = { A: acked.appended, P: acked.put, R: acked.removed } as const;
+  let appendedBursts = 0;
   let buffered = "";
   let killed = false;
   const decoder = new TextDecoder();
@@ -608,11 +918,14 @@ async function runAndKill(
     buffered += decoder.decode(chunk, { stream: true });
     let newline;
     while ((newline = buffered.indexOf("\n")) >= 0) {
-      acked.push(...buffered.slice(0, newline).split(",").map(Number));
+      const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
-      lines++;
+      const tag = line.slice(0, 1) as keyof typeof lists;
+      assert(tag in lists, `unexpected child output ${JSON.stringify(line)}`);
+      lists[tag].push(...line.slice(2).split(",").map(Number));
+      if (tag === "A") appendedBursts++;
     }
-    if (lines >= bursts && !killed) {
+    if (appendedBursts >= bursts && !killed) {
       child.kill("SIGKILL");
       killed = true;
     }
