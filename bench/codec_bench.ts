@@ -70,16 +70,26 @@ const when = new Date(1704067200000);
 const doubles = Array.from({ length: 1024 }, (_, i) => i * 0.5 + 0.25);
 const blob = new Uint8Array(32 * 1024).map((_, i) => i & 0xff);
 const text = "x".repeat(1000) + "é€😀".repeat(4);
-const room = { temperature: 21.5, humidity: 40, pressure: 1013, label: "kitchen", ok: true, seq: 42n };
-const batch: SampleInput[] = Array.from({ length: 10_000 }, (_, i) =>
-  i % 4 === 3
-    ? { interfaceName: climate.name, path: `/room${i % 7}`, value: room, timestamp: when }
-    : {
-      interfaceName: sensors.name,
-      path: `/s${i % 13}/value`,
-      value: i * 0.125,
-      timestamp: when,
-    });
+const room = {
+  temperature: 21.5,
+  humidity: 40,
+  pressure: 1013,
+  label: "kitchen",
+  ok: true,
+  seq: 42n,
+};
+const batch: SampleInput[] = Array.from(
+  { length: 10_000 },
+  (_, i) =>
+    i % 4 === 3
+      ? { interfaceName: climate.name, path: `/room${i % 7}`, value: room, timestamp: when }
+      : {
+        interfaceName: sensors.name,
+        path: `/s${i % 13}/value`,
+        value: i * 0.125,
+        timestamp: when,
+      },
+);
 
 for (const [name, codec] of [["ts", ts], ["wasm", wasm]] as const) {
   const baseline = name === "ts";

@@ -45,6 +45,9 @@ export class RetentionQueues {
   readonly #volatile: PendingSample[] = [];
   #storedCount = 0;
   #replaying: Promise<void> | undefined;
+  /** Stored samples whose persisted packet the transport re-sends (from a previous run). */
+  readonly #handedOff = new Set<number>();
+  #resumable = false;
   /** Production time of the last sample built, to keep production times strictly increasing. */
   #lastProducedAt = -Infinity;
 
@@ -55,7 +58,27 @@ export class RetentionQueues {
 
   /** Reads how many stored samples a previous run left. */
   async load(): Promise<void> {
-    this.#storedCount = await this.#options.store.countSamples();
+    const store = this.#options.store;
+    this.#storedCount = await store.countSamples();
+    if (store.persistent) {
+      for (const record of await store.listOutgoing()) {
+        this.#resumable = true;
+        if (record.sampleId !== undefined) this.#handedOff.add(record.sampleId);
+      }
+    }
+  }
+
+  /**
+   * Whether a previous run left unacknowledged QoS 1/2 packets: the first connection must then
+   * resume the broker session so that their re-sends are de-duplicated.
+   */
+  get resumable(): boolean {
+    return this.#resumable;
+  }
+
+  /** The transport finished a persisted packet that delivered stored sample `sampleId`. */
+  outgoingDone(sampleId: number | undefined): void {
+    if (sampleId !== undefined) this.#handedOff.delete(sampleId);
   }
 
   /** Whether anything waits for delivery (new samples must then queue behind it). */
@@ -146,13 +169,12 @@ export class RetentionQueues {
 
   async #replay(publish: PublishSample): Promise<void> {
     const store = this.#options.store;
-    let stored: RetainedSample[] = [];
     while (this.pending) {
-      if (stored.length === 0 && this.#storedCount > 0) {
-        stored = await store.listSamples(REPLAY_BATCH);
-        if (stored.length === 0) this.#storedCount = 0;
-      }
-      const batch = this.#nextBatch(stored);
+      // Samples the transport re-sends itself (handed off) are not replayed again.
+      const limit = REPLAY_BATCH + this.#handedOff.size;
+      const listed = this.#storedCount > 0 ? await store.listSamples(limit) : [];
+      const stored = listed.filter((s) => !this.#handedOff.has(s.id));
+      const batch = this.#nextBatch(stored, listed.length < limit);
       if (batch.length === 0) return;
       const now = this.#options.now();
       const expired = batch.filter((s) => s.expiresAt !== 0 && s.expiresAt <= now);
@@ -162,20 +184,21 @@ export class RetentionQueues {
       const done = [...expired, ...live.filter((_, i) => results[i]?.status === "fulfilled")];
       if (expired.length > 0) this.#reportDropped(expired.length, "expired before delivery");
       await this.#forget(done);
-      stored = stored.filter((s) => !done.includes(s));
       if (results.some((r) => r.status === "rejected")) return;
     }
   }
 
-  /** Merges the heads of both queues by production time (stored first on ties). */
-  #nextBatch(stored: readonly RetainedSample[]): PendingSample[] {
+  /**
+   * Merges the heads of both queues by production time (stored first on ties). `allStored`
+   * says whether `stored` holds every stored sample; when it does not, merging stops where it
+   * ends, since unloaded stored samples may be older than the next volatile ones.
+   */
+  #nextBatch(stored: readonly RetainedSample[], allStored: boolean): PendingSample[] {
     const out: PendingSample[] = [];
     let s = 0;
     let v = 0;
     while (out.length < REPLAY_BATCH && (s < stored.length || v < this.#volatile.length)) {
-      // The loaded stored batch is used up but the store holds more: reload before merging
-      // further volatile samples, which may be younger than the unloaded stored ones.
-      if (s > 0 && s === stored.length && this.#storedCount > stored.length) break;
+      if (s > 0 && s === stored.length && !allStored) break;
       const a = stored[s];
       const b = this.#volatile[v];
       if (a && (!b || a.producedAt <= b.producedAt)) {
@@ -193,7 +216,8 @@ export class RetentionQueues {
     const ids = done.filter((s) => s.id !== undefined).map((s) => s.id as number);
     if (ids.length > 0) {
       await this.#options.store.removeSamples(ids);
-      this.#storedCount = Math.max(0, this.#storedCount - ids.length);
+      // Recount: the transport may also have removed samples (acknowledged outgoing records).
+      this.#storedCount = await this.#options.store.countSamples();
     }
     const doneVolatile = new Set(done.filter((s) => s.id === undefined));
     if (doneVolatile.size > 0) {

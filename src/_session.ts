@@ -15,7 +15,8 @@ import {
   encodePurgeProperties,
 } from "./protocol.ts";
 import type { Store } from "./store.ts";
-import type { Transport, TransportMessage } from "./transport.ts";
+import type { OutgoingPersistence, Transport, TransportMessage } from "./transport.ts";
+import type { OutgoingRecord } from "./store.ts";
 import { type BackoffOptions, backoffDelay } from "./_backoff.ts";
 import type { CachedProperty, PropertyCache } from "./_property_cache.ts";
 import type { PendingSample, RetentionQueues } from "./_retention.ts";
@@ -191,8 +192,12 @@ export class Session {
         const { sessionPresent } = await this.#w.transport.connect({
           realm: this.#w.realm,
           deviceId: this.#w.deviceId,
-          cleanSession: !this.#syncedThisProcess,
+          // DECISION: the first connection of a process uses a clean session (spec 10.4),
+          // except when a previous run left unacknowledged QoS 1/2 packets: they are re-sent
+          // with their packet ids on the resumed session, so the broker drops duplicates.
+          cleanSession: !this.#syncedThisProcess && !this.#w.retention.resumable,
           signal: this.#attempt.signal,
+          outgoing: this.#w.store.persistent ? this.#outgoing : undefined,
         });
         if (!this.#wanted) break;
         this.#state = "handshaking";
@@ -447,7 +452,10 @@ export class Session {
       sample.mapping,
       producedAt,
     );
-    const direct = this.#state === "connected" &&
+    // With a persistent store every `stored` sample is written to disk before anything else,
+    // so that it survives a crash at any point; the replay then delivers it.
+    const persist = sample.mapping.retention === "stored" && this.#w.store.persistent;
+    const direct = this.#state === "connected" && !persist &&
       (!retention.pending || sample.mapping.retention === "discard");
     if (!direct) {
       const outcome = await retention.retain(pending, sample.mapping);
@@ -467,8 +475,36 @@ export class Session {
   }
 
   #publishSample(sample: PendingSample): Promise<void> {
-    return this.#publish(dataTopic(this.#w.base, sample.interfaceName, sample.path), sample.payload, sample.qos);
+    const topic = dataTopic(this.#w.base, sample.interfaceName, sample.path);
+    // A stored sample's packet is persisted by the transport with its id (exactly once).
+    const options = sample.id !== undefined && this.#w.store.persistent
+      ? { sampleId: sample.id }
+      : undefined;
+    return this.#w.transport.publish(topic, sample.payload, sample.qos, options);
   }
+
+  /** Outgoing packet persistence handed to the transport, over the store. */
+  readonly #outgoing: OutgoingPersistence = (() => {
+    const samples = new Map<number, number | undefined>();
+    return {
+      put: async (record: OutgoingRecord) => {
+        samples.set(record.messageId, record.sampleId);
+        await this.#w.store.putOutgoing(record);
+      },
+      remove: async (messageId: number) => {
+        await this.#w.store.removeOutgoing(messageId);
+        this.#w.retention.outgoingDone(samples.get(messageId));
+        samples.delete(messageId);
+        // A packet re-sent from a previous run completed: what waited behind it may go.
+        if (this.#state === "connected") this.#flush();
+      },
+      list: async () => {
+        const records = await this.#w.store.listOutgoing();
+        for (const r of records) samples.set(r.messageId, r.sampleId);
+        return records;
+      },
+    };
+  })();
 
   /** Replays the retention queues in the background; failures end up in onError. */
   #flush(): void {

@@ -230,6 +230,8 @@ export class Device implements AsyncDisposable {
   /** Loads persisted state once. */
   #init(): Promise<void> {
     this.#ready ??= (async () => {
+      // Damage a persistent store repaired when it opened reaches the application here.
+      for (const error of this.#store.corruption ?? []) this.#report(error);
       const records = await this.#store.loadProperties();
       this.#properties.load(records, (name) => this.#interfaces.get(name));
       await this.#retention.load();

@@ -173,7 +173,7 @@ function valueArb(type: AstarteType, allowEmptyBlob: boolean): fc.Arbitrary<unkn
   if (!type.endsWith("array")) return scalarArb(type, allowEmptyBlob);
   const item = scalarArb(type.slice(0, -5) as AstarteType, true);
   return fc.oneof(
-    { weight: 8, arbitrary: fc.array(item, { maxLength: 12 }) },
+    { weight: 15, arbitrary: fc.array(item, { maxLength: 12 }) },
     { weight: 1, arbitrary: fc.array(item, { minLength: 1000, maxLength: 1024 }) },
   );
 }

@@ -26,7 +26,14 @@ export interface WasmExports {
   tableAdd(len: number): number;
   tableRemove(id: number): void;
   resolve(id: number, pathLen: number): number;
-  encodeNumberAt(id: number, pathLen: number, kind: number, v: number, tKind: number, t: number): number;
+  encodeNumberAt(
+    id: number,
+    pathLen: number,
+    kind: number,
+    v: number,
+    tKind: number,
+    t: number,
+  ): number;
   encodeNumber(id: number, m: number, kind: number, v: number, tKind: number, t: number): number;
   encodeLong(id: number, m: number, v: bigint, tKind: number, t: number): number;
   encodeBytesInPlace(id: number, m: number, n: number, tKind: number, t: number): number;
@@ -153,7 +160,9 @@ export function interfaceInfo(iface: Interface): InterfaceInfo {
     let keys: Map<string, number> | undefined;
     if (iface.aggregation === "object") {
       keys = new Map();
-      iface.mappings.forEach((m, i) => keys!.set(m.endpoint.slice(m.endpoint.lastIndexOf("/") + 1), i));
+      iface.mappings.forEach((m, i) =>
+        keys!.set(m.endpoint.slice(m.endpoint.lastIndexOf("/") + 1), i)
+      );
     }
     info = { table, key: table.toBase64(), types, keys };
     infos.set(iface, info);
@@ -346,7 +355,14 @@ export class WasmRuntime {
   constructor(instance: WebAssembly.Instance) {
     this.ex = instance.exports as unknown as WasmExports;
     this.#ctrlAt = this.ex.ctrl();
-    this.u8 = this.f64 = this.i64 = this.u32 = this.scratch = this.ctrl = this.#mem32 = undefined!;
+    this.u8 =
+      this.f64 =
+      this.i64 =
+      this.u32 =
+      this.scratch =
+      this.ctrl =
+      this.#mem32 =
+        undefined!;
     this.refresh();
   }
 

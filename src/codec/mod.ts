@@ -78,7 +78,9 @@ export function createCodec(choice: CodecChoice = "auto"): Codec {
       return wasmCodecAvailable() ? new WasmCodec() : new TsCodec();
     default:
       throw new TypeError(
-        `Cannot create codec: unknown choice ${JSON.stringify(choice)} (use "auto", "wasm" or "ts")`,
+        `Cannot create codec: unknown choice ${
+          JSON.stringify(choice)
+        } (use "auto", "wasm" or "ts")`,
       );
   }
 }
