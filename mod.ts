@@ -64,6 +64,8 @@ export type { Codec, CodecChoice, CodecName, EncodedSample, SampleInput } from "
 export { createCodec } from "./src/codec/create_codec.ts";
 export { TsCodec } from "./src/codec/ts_codec.ts";
 export type {
+  OutgoingPersistence,
+  PublishOptions,
   Transport,
   TransportConnectOptions,
   TransportConnectResult,
@@ -72,6 +74,7 @@ export type {
 } from "./src/transport.ts";
 export type {
   NewRetainedSample,
+  OutgoingRecord,
   PropertyRecord,
   PropertyState,
   RetainedSample,
@@ -85,5 +88,16 @@ export {
   isValidDeviceId,
   isValidRealmName,
 } from "./src/pairing/device_id.ts";
-export { registerDevice, type RegisterDeviceOptions } from "./src/pairing/credentials.ts";
-export { PairingError, type PairingErrorKind } from "./src/pairing/pairing_client.ts";
+export {
+  type CredentialsStore,
+  type PairingConnectionOptions,
+  registerDevice,
+  type RegisterDeviceOptions,
+} from "./src/pairing/credentials.ts";
+export {
+  type InitialIntrospection,
+  PairingError,
+  type PairingErrorKind,
+  type PairingRetryOptions,
+} from "./src/pairing/pairing_client.ts";
+export type { IntrospectionEntry } from "./src/protocol.ts";

@@ -67,6 +67,8 @@ function codecs(): [Codec, Codec] {
 const [ts, wasm] = codecs();
 
 const when = new Date(1704067200000);
+// Distinct path strings, so the WASM codec's staged-path shortcut never applies.
+const rotating = Array.from({ length: 16 }, (_, i) => `/sensor-${i}/value`);
 const doubles = Array.from({ length: 1024 }, (_, i) => i * 0.5 + 0.25);
 const blob = new Uint8Array(32 * 1024).map((_, i) => i & 0xff);
 const text = "x".repeat(1000) + "é€😀".repeat(4);
@@ -98,6 +100,13 @@ for (const [name, codec] of [["ts", ts], ["wasm", wasm]] as const) {
     baseline,
   }, () => {
     codec.encodeIndividual(sensors.name, "/s1/value", 21.5, when);
+  });
+  let next = 0;
+  Deno.bench(`${name}: double + timestamp, 16 rotating paths`, {
+    group: "individual double, rotating paths",
+    baseline,
+  }, () => {
+    codec.encodeIndividual(sensors.name, rotating[next++ & 15]!, 21.5, when);
   });
   Deno.bench(`${name}: 6-field object + timestamp`, { group: "object", baseline }, () => {
     codec.encodeObject(climate.name, "/kitchen", room, when);

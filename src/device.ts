@@ -167,6 +167,8 @@ export class Device implements AsyncDisposable {
   #ready: Promise<void> | undefined;
 
   /**
+   * Creates a device. Nothing touches the network or the store until `connect()` or a send.
+   *
    * @param options identity, plugins and tuning
    * @throws {TypeError} on an invalid device id or realm name
    * @throws {InterfaceError} when one of `options.interfaces` is invalid

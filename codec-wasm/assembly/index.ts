@@ -20,7 +20,6 @@ const C_SCRATCH_CAP: usize = 4; // scratch capacity (bytes)
 const C_OUT: usize = 8; // output base (absolute)
 const C_OUT_CAP: usize = 12; // output capacity (bytes)
 const C_START: usize = 16; // start of the last payload, relative to the output base
-const C_CURSOR: usize = 20; // write cursor, relative to the output base
 const C_MAPPING: usize = 24; // mapping index of the last resolution
 const C_DETAIL: usize = 28; // error detail: array item index or mapping index
 
@@ -105,7 +104,6 @@ let scratchCap: u32 = 0;
 let outBase: usize = 0;
 let outCap: u32 = 0;
 let op: usize = 0; // absolute write cursor in the output region
-let batch: bool = false;
 
 const INITIAL_REGION: u32 = 65536;
 
@@ -154,21 +152,14 @@ function growOut(needed: u32): void {
   publishRegions();
 }
 
-/** Makes room for `n` more bytes after the cursor (the written content is kept). */
+/** Makes the output region at least `n` bytes long. */
 export function reserveOut(n: u32): void {
-  const used = <u32>(op - outBase);
-  if (used + n > outCap) growOut(used + n);
+  op = outBase;
+  if (n > outCap) growOut(n);
 }
 
 @inline function need(n: u32): void {
   if (op + n > outBase + outCap) growOut(<u32>(op - outBase) + n);
-}
-
-/** Starts (on) or ends (off) a batch: payloads are then written one after the other. */
-export function setBatch(on: bool): void {
-  batch = on;
-  op = outBase;
-  store<u32>(CTRL + C_CURSOR, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -670,11 +661,11 @@ function putArrayBody(itemType: u32, count: u32): void {
 // ---------------------------------------------------------------------------------------------
 // Individual payloads
 
+// Every payload is written at the output base (JS copies it out before the next call).
 function beginPayload(): u32 {
-  if (!batch) op = outBase;
-  const start = <u32>(op - outBase);
-  store<u32>(CTRL + C_START, start);
-  return start;
+  op = outBase;
+  store<u32>(CTRL + C_START, 0);
+  return 0;
 }
 
 // Ends {v...[, t]}: writes t when valid, closes the root document, returns the payload length.
@@ -685,9 +676,7 @@ function endPayload(root: u32, tKind: i32, t: f64): i32 {
     putI64(<i64>t);
   }
   closeDoc(root);
-  const end = <u32>(op - outBase);
-  store<u32>(CTRL + C_CURSOR, end);
-  return <i32>(end - root);
+  return <i32>(<u32>(op - outBase) - root);
 }
 
 @inline function tsReason(t: usize, m: u32, tKind: i32): i32 {
@@ -750,7 +739,7 @@ export function encodeLong(id: i32, m: u32, v: i64, tKind: i32, ts: f64): i32 {
 
 /**
  * Encodes a string or blob individual sample whose `n` bytes JS already wrote in place, at the
- * cursor + 11 (string) or + 12 (blob): the framing is written around them.
+ * output base + 11 (string) or + 12 (blob): the framing is written around them.
  */
 export function encodeBytesInPlace(id: i32, m: u32, n: u32, tKind: i32, ts: f64): i32 {
   const t = tableOf(id);

@@ -8,7 +8,7 @@
  */
 import { Buffer } from "node:buffer";
 import * as tls from "node:tls";
-import type { AddressInfo } from "node:net";
+import type * as net from "node:net";
 import { Aedes, type Client, type PublishPacket } from "aedes";
 import type { QoS } from "../../src/interface.ts";
 
@@ -418,6 +418,12 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
       pump(state, true);
     });
   });
+  // Raw connections, so close() can also end those stuck before the end of the TLS handshake.
+  const rawSockets = new Set<net.Socket>();
+  server.on("connection", (raw: net.Socket) => {
+    rawSockets.add(raw);
+    raw.on("close", () => rawSockets.delete(raw));
+  });
   // Handshake failures (no or bad client certificate) are the client's problem.
   server.on("tlsClientError", () => {});
   server.on("error", (err: unknown) => reportError(err));
@@ -429,7 +435,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = (server.address() as net.AddressInfo).port;
 
   let closing: Promise<void> | undefined;
 
@@ -495,6 +501,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
         await new Promise<void>((resolve) => aedes.close(() => resolve()));
         // Connections that never completed CONNECT are not aedes clients yet.
         for (const socket of sockets) socket.destroy();
+        for (const raw of rawSockets) raw.destroy();
         await serverClosed;
         await internals.persistence.destroy();
       })();

@@ -150,7 +150,11 @@ export class MemoryBroker {
   available = true;
   readonly #sessions = new Map<string, Session>();
 
-  /** @param hooks server-side hooks */
+  /**
+   * Creates an empty broker.
+   *
+   * @param hooks server-side hooks
+   */
   constructor(hooks: MemoryBrokerHooks = {}) {
     this.hooks = hooks;
   }

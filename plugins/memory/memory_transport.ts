@@ -34,7 +34,11 @@ export class MemoryTransport implements Transport {
   #listener: TransportListener | undefined;
   #connection: BrokerConnection | undefined;
 
-  /** @param broker the broker to connect to */
+  /**
+   * Creates a transport that connects to `broker`.
+   *
+   * @param broker the broker to connect to
+   */
   constructor(broker: MemoryBroker) {
     this.#broker = broker;
   }

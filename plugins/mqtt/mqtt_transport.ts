@@ -342,9 +342,9 @@ export class MqttTransport implements Transport {
       signal.throwIfAborted();
       const credentials = await this.#fetchCredentials(signal);
       signal.throwIfAborted();
-      const result = await this.#open(credentials, options, signal);
-      this.#state = "connected";
-      return result;
+      // #open switches the state to "connected" on CONNACK, so a loss right after it is
+      // reported like any other.
+      return await this.#open(credentials, options, signal);
     } catch (error) {
       this.#state = "idle";
       throw error;
@@ -632,6 +632,7 @@ export class MqttTransport implements Transport {
         if (settled) return;
         settled = true;
         signal.removeEventListener("abort", onAbort);
+        this.#state = "connected";
         logger?.debug(`MQTT connected to ${credentials.brokerUrl}`, {
           sessionPresent: connack.sessionPresent,
         });

@@ -22,7 +22,6 @@ export interface WasmExports {
   ctrl(): number;
   reserveScratch(n: number): void;
   reserveOut(n: number): void;
-  setBatch(on: number): void;
   tableAdd(len: number): number;
   tableRemove(id: number): void;
   resolve(id: number, pathLen: number): number;
@@ -58,8 +57,6 @@ export const C_OUT = 2;
 export const C_OUT_CAP = 3;
 /** Start of the last payload, relative to the output base. */
 export const C_START = 4;
-/** Write cursor, relative to the output base (batch mode). */
-export const C_CURSOR = 5;
 /** Mapping index of the last resolution. */
 export const C_MAPPING = 6;
 /** Error detail (array item or mapping index). */
@@ -480,13 +477,12 @@ export class WasmRuntime {
   }
 
   /**
-   * Makes room for `n` bytes after the output cursor (written content is kept).
+   * Makes the output region at least `n` bytes long.
    *
-   * @param cursor the cursor, relative to the output base
    * @param n bytes needed
    */
-  reserveOut(cursor: number, n: number): void {
-    if (cursor + n > this.outCap) {
+  reserveOut(n: number): void {
+    if (n > this.outCap) {
       this.ex.reserveOut(n);
       this.refresh();
     }

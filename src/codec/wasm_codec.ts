@@ -367,7 +367,7 @@ export class WasmCodec implements Codec {
         break;
       case STRING: {
         if (typeof value !== "string" || value.length > MAX_BYTES) return R_VALUE;
-        rt.reserveOut(0, value.length * 3 + 32);
+        rt.reserveOut(value.length * 3 + 32);
         const written = rt.writeString(value, rt.outBase + 11);
         if (written < 0) return R_VALUE;
         r = rt.ex.encodeBytesInPlace(entry.id, m, written, tKind, t);
@@ -381,7 +381,7 @@ export class WasmCodec implements Codec {
           if (r >= 0) this.#framed = value;
           break;
         }
-        rt.reserveOut(0, value.length + 32);
+        rt.reserveOut(value.length + 32);
         rt.u8.set(value, rt.outBase + 12);
         r = rt.ex.encodeBytesInPlace(entry.id, m, value.length, tKind, t);
         break;

@@ -60,7 +60,11 @@ export class FakeAstarte {
   readonly broker: MemoryBroker;
   readonly #server: RealmServer;
 
-  /** @param options realm interfaces and name */
+  /**
+   * Creates a fake realm with its own in-memory broker.
+   *
+   * @param options realm interfaces and name
+   */
   constructor(options: FakeAstarteOptions = {}) {
     this.realm = options.realm ?? "test";
     this.#server = new RealmServer(this.realm, options.interfaces ?? []);

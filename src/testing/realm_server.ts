@@ -118,6 +118,8 @@ export class RealmServer {
   readonly #devices = new Map<string, DeviceState>();
 
   /**
+   * Creates the server state of a realm.
+   *
    * @param realm realm name
    * @param interfaces interfaces installed in the realm
    */

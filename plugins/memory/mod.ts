@@ -1,0 +1,21 @@
+/**
+ * In-memory plugins: the default `MemoryStore`, and the `MemoryBroker` + `MemoryTransport` pair
+ * that the fake Astarte uses (also usable directly in tests).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@astarte-deno/device-sdk/memory";
+ * const store = new MemoryStore();
+ * console.assert(store.persistent === false);
+ * ```
+ *
+ * @module
+ */
+export { MemoryStore } from "./memory_store.ts";
+export { MemoryTransport } from "./memory_transport.ts";
+export {
+  BrokerConnection,
+  MemoryBroker,
+  type MemoryBrokerHooks,
+  topicMatches,
+} from "./memory_broker.ts";
