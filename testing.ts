@@ -21,4 +21,25 @@ export {
   topicMatches,
 } from "./plugins/memory/memory_broker.ts";
 export { MemoryTransport } from "./plugins/memory/memory_transport.ts";
-export { type DevServer, type DevServerOptions, startDevServer } from "./src/testing/dev_server.ts";
+import type { DevServer, DevServerOptions } from "./src/testing/dev_server.ts";
+export type { DevServer, DevServerOptions };
+
+/**
+ * Starts the embedded Astarte dev server on 127.0.0.1: a Pairing API and an MQTT broker over
+ * mutual TLS with Astarte's server semantics. Loaded on demand, so that importing the fake
+ * Astarte does not load the broker and X.509 libraries.
+ *
+ * @param options realm, interfaces and ports
+ * @returns the running server; close it with `close()` or `await using`
+ *
+ * @example
+ * ```ts ignore
+ * import { startDevServer } from "@astarte-deno/device-sdk/testing";
+ * await using server = await startDevServer({ interfaces: [] });
+ * console.log(server.pairingUrl, server.brokerUrl);
+ * ```
+ */
+export async function startDevServer(options?: DevServerOptions): Promise<DevServer> {
+  const { startDevServer: start } = await import("./src/testing/dev_server.ts");
+  return await start(options);
+}
