@@ -61,8 +61,7 @@ export {
 } from "./src/interface.ts";
 export * from "./src/values.ts";
 export type { Codec, CodecChoice, CodecName, EncodedSample, SampleInput } from "./src/codec.ts";
-export { createCodec } from "./src/codec/create_codec.ts";
-export { TsCodec } from "./src/codec/ts_codec.ts";
+export { createCodec, TsCodec, WasmCodec, wasmCodecAvailable } from "./src/codec/mod.ts";
 export type {
   OutgoingPersistence,
   PublishOptions,

@@ -95,7 +95,9 @@ export class IncomingDispatcher {
     if (kind?.kind !== "data") throw this.#malformed(topic, "unexpected topic");
     const { interfaceName, path } = kind;
     const iface = o.interfaces.get(interfaceName);
-    if (!iface) throw this.#malformed(topic, `interface "${interfaceName}" is not in introspection`);
+    if (!iface) {
+      throw this.#malformed(topic, `interface "${interfaceName}" is not in introspection`);
+    }
     if (iface.ownership !== "server") {
       throw this.#malformed(topic, `interface "${interfaceName}" is device-owned`);
     }

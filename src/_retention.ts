@@ -6,19 +6,11 @@
  * @module
  */
 import { AstarteError } from "./errors.ts";
-import type { Mapping, QoS } from "./interface.ts";
+import type { Mapping } from "./interface.ts";
 import type { RetainedSample, Store } from "./store.ts";
 
 /** A sample waiting in one of the queues. `id` is set for stored samples. */
-export interface PendingSample {
-  readonly interfaceName: string;
-  readonly path: string;
-  readonly payload: Uint8Array;
-  readonly qos: QoS;
-  readonly producedAt: number;
-  readonly expiresAt: number;
-  readonly id?: number;
-}
+export type PendingSample = Omit<RetainedSample, "id"> & { readonly id?: number };
 
 /** How a sample was accepted for later delivery. */
 export type RetainOutcome = "stored" | "queued" | "discarded";

@@ -17,7 +17,7 @@ import {
 import type { Store } from "./store.ts";
 import type { OutgoingPersistence, Transport, TransportMessage } from "./transport.ts";
 import type { OutgoingRecord } from "./store.ts";
-import { type BackoffOptions, backoffDelay } from "./_backoff.ts";
+import { backoffDelay, type BackoffOptions } from "./_backoff.ts";
 import type { CachedProperty, PropertyCache } from "./_property_cache.ts";
 import type { PendingSample, RetentionQueues } from "./_retention.ts";
 import type { ConnectedInfo, ConnectionState, DisconnectReason, SendStatus } from "./device.ts";
@@ -130,7 +130,11 @@ export class Session {
 
   #introspection(): string {
     return encodeIntrospection(
-      [...this.#w.interfaces.values()].map((i) => ({ name: i.name, major: i.major, minor: i.minor })),
+      [...this.#w.interfaces.values()].map((i) => ({
+        name: i.name,
+        major: i.major,
+        minor: i.minor,
+      })),
     );
   }
 
@@ -326,7 +330,9 @@ export class Session {
     const { base, interfaces, properties } = this.#w;
     const ifaces = [...interfaces.values()];
     const filters = [base + CONSUMER_PROPERTIES];
-    for (const iface of ifaces) if (iface.ownership === "server") filters.push(`${base}/${iface.name}/#`);
+    for (const iface of ifaces) {
+      if (iface.ownership === "server") filters.push(`${base}/${iface.name}/#`);
+    }
     // Subscriptions must be acknowledged before emptyCache: the server then publishes every
     // server property, and a publish matching no subscription gets the device kicked.
     await this.#w.transport.subscribe(filters);
@@ -340,7 +346,9 @@ export class Session {
     // Every set value and every pending unset, then the purge list with the complete set
     // (spec 10.3 ordering note: no transient delete/re-create on the server).
     for (const { record } of entries) {
-      sends.push(this.#publish(dataTopic(base, record.interfaceName, record.path), record.payload, 2));
+      sends.push(
+        this.#publish(dataTopic(base, record.interfaceName, record.path), record.payload, 2),
+      );
     }
     const set = entries.filter((e) => e.record.state !== "pending-unset")
       .map((e) => e.record.interfaceName + e.record.path);

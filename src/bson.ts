@@ -15,20 +15,16 @@ import { Binary, BSON, Double, Int32, Long } from "bson";
 import { AstarteError } from "./errors.ts";
 import type { Mapping } from "./interface.ts";
 import { utf8ByteLength, type ValueContext } from "./validate.ts";
-import type { AstarteScalarType, AstarteType, ReceivedObject, ReceivedValue } from "./values.ts";
+import {
+  type AstarteScalarType,
+  type AstarteType,
+  ITEM_TYPE,
+  type ReceivedObject,
+  type ReceivedValue,
+} from "./values.ts";
 
 /** The payload of a property unset: zero bytes, not a BSON document. Do not mutate. */
 export const EMPTY_PAYLOAD: Uint8Array = new Uint8Array(0);
-
-const ITEM_TYPE: Readonly<Record<string, AstarteScalarType>> = {
-  doublearray: "double",
-  integerarray: "integer",
-  booleanarray: "boolean",
-  longintegerarray: "longinteger",
-  stringarray: "string",
-  binaryblobarray: "binaryblob",
-  datetimearray: "datetime",
-};
 
 function scalarToBson(type: AstarteScalarType, value: unknown): unknown {
   switch (type) {

@@ -7,7 +7,7 @@
  */
 import { EMPTY_PAYLOAD } from "./bson.ts";
 import type { Codec, CodecChoice, EncodedSample } from "./codec.ts";
-import { createCodec } from "./codec/create_codec.ts";
+import { createCodec } from "./codec/mod.ts";
 import { AstarteError, ValidationError } from "./errors.ts";
 import { type Interface, parseInterface } from "./interface.ts";
 import type { Store } from "./store.ts";
@@ -363,7 +363,10 @@ export class Device implements AsyncDisposable {
   async removeInterface(name: string): Promise<void> {
     const iface = this.#interfaces.get(name);
     if (!iface) {
-      throw new AstarteError("interface-not-found", `Cannot remove "${name}": not in introspection`);
+      throw new AstarteError(
+        "interface-not-found",
+        `Cannot remove "${name}": not in introspection`,
+      );
     }
     this.#interfaces.delete(name);
     this.codec.removeInterface(name);
@@ -484,19 +487,36 @@ export class Device implements AsyncDisposable {
    */
   async unsetProperty(interfaceName: string, path: string): Promise<SendResult> {
     const iface = this.#interfaces.get(interfaceName);
-    const fail = (expected: string, rule: string, code?: "interface-not-found" | "mapping-not-found") =>
-      new ValidationError({ interfaceName, path, expected, rule, code });
-    if (!iface) throw fail("an interface of the introspection", "unknown interface", "interface-not-found");
+    const fail = (
+      expected: string,
+      rule: string,
+      code?: "interface-not-found" | "mapping-not-found",
+    ) => new ValidationError({ interfaceName, path, expected, rule, code });
+    if (!iface) {
+      throw fail("an interface of the introspection", "unknown interface", "interface-not-found");
+    }
     if (iface.type !== "properties" || iface.ownership !== "device") {
-      throw fail("a device-owned properties interface", `interface is ${iface.ownership}-owned ${iface.type}`);
+      throw fail(
+        "a device-owned properties interface",
+        `interface is ${iface.ownership}-owned ${iface.type}`,
+      );
     }
     const mapping = iface.mappingFor(path);
-    if (!mapping) throw fail("a path matching a mapping", "no mapping matches", "mapping-not-found");
+    if (!mapping) {
+      throw fail("a path matching a mapping", "no mapping matches", "mapping-not-found");
+    }
     if (!mapping.allowUnset) throw fail("a mapping with allow_unset", "unset is not allowed");
     await this.#init();
     const current = this.#properties.get("device", interfaceName, path);
     if (!current || current.record.state === "pending-unset") return { status: "unchanged" };
-    const entry = await this.#properties.put(iface, "device", path, EMPTY_PAYLOAD, "pending-unset", undefined);
+    const entry = await this.#properties.put(
+      iface,
+      "device",
+      path,
+      EMPTY_PAYLOAD,
+      "pending-unset",
+      undefined,
+    );
     return { status: await this.#session.publishProperty(entry) };
   }
 
@@ -532,4 +552,3 @@ function toDirUrl(dir: string | URL): URL {
   const absolute = dir.startsWith("/") ? dir : `${Deno.cwd()}/${dir}`;
   return new URL(`file://${absolute.endsWith("/") ? absolute : absolute + "/"}`);
 }
-

@@ -10,7 +10,7 @@
  */
 import { ValidationError } from "./errors.ts";
 import type { InterfaceType, Mapping } from "./interface.ts";
-import type { AstarteScalarType, AstarteType } from "./values.ts";
+import { type AstarteScalarType, type AstarteType, ITEM_TYPE } from "./values.ts";
 
 /** Where a value is being sent: used to build error messages. */
 export interface ValueContext {
@@ -36,17 +36,6 @@ export const MAX_STRING_BYTES: number = 65536;
 export const MAX_BLOB_BYTES: number = 65536;
 /** Most items accepted in an array value. */
 export const MAX_ARRAY_ITEMS: number = 1024;
-
-/** Scalar type of the items of each array type. */
-const ITEM_TYPE: Readonly<Record<string, AstarteScalarType>> = {
-  doublearray: "double",
-  integerarray: "integer",
-  booleanarray: "boolean",
-  longintegerarray: "longinteger",
-  stringarray: "string",
-  binaryblobarray: "binaryblob",
-  datetimearray: "datetime",
-};
 
 // A UTF-16 code unit never takes more than 3 UTF-8 bytes, so strings this short cannot exceed
 // the limit and need no byte count.

@@ -45,6 +45,17 @@ export const ASTARTE_TYPES: readonly AstarteType[] = [
   "datetimearray",
 ];
 
+/** Scalar type of the items of each array type (`undefined` for scalar types). */
+export const ITEM_TYPE: Readonly<Partial<Record<AstarteType, AstarteScalarType>>> = {
+  doublearray: "double",
+  integerarray: "integer",
+  booleanarray: "boolean",
+  longintegerarray: "longinteger",
+  stringarray: "string",
+  binaryblobarray: "binaryblob",
+  datetimearray: "datetime",
+};
+
 /** `double`: a finite number. */
 export type AstarteDouble = number;
 /** `integer`: a number in −2 147 483 647 … 2 147 483 647 (the server rejects −2^31). */

@@ -11,6 +11,7 @@ import * as tls from "node:tls";
 import type * as net from "node:net";
 import { Aedes, type Client, type PublishPacket } from "aedes";
 import type { QoS } from "../../src/interface.ts";
+import { topicMatches } from "../memory/memory_broker.ts";
 
 /** Callbacks through which the dev server observes and drives devices. */
 export interface BrokerHooks {
@@ -150,18 +151,6 @@ function baseTopicOf(clientId: string): string {
 
 function isUnder(topic: string, base: string): boolean {
   return topic === base || topic.startsWith(base + "/");
-}
-
-/** MQTT topic filter matching (3.1.1 section 4.7). */
-function filterMatches(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true;
-    if (i >= t.length) return false;
-    if (f[i] !== "+" && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
 }
 
 function asQoS(qos: number): QoS {
@@ -464,7 +453,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
       const online = internals.clients[clientId];
       let matched: boolean;
       if (online && !online.closed) {
-        matched = Object.keys(online.subscriptions).some((filter) => filterMatches(filter, topic));
+        matched = Object.keys(online.subscriptions).some((filter) => topicMatches(filter, topic));
       } else {
         const subs = await internals.persistence.subscriptionsByTopic(topic);
         matched = qos > 0 && subs.some((sub) => sub.clientId === clientId);

@@ -94,14 +94,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const prefix = `${realm}/`;
 
   const brokerHooks: BrokerHooks = {
-      // Only devices registered through the Pairing API of this realm are admitted.
-      admitDevice: (clientId) =>
-        clientId.startsWith(prefix) &&
-        pairing?.devices.get(clientId.slice(prefix.length)) !== undefined,
-      onDevicePublish: (clientId, topic, payload, qos) => {
-        const deviceId = clientId.slice(prefix.length);
-        return server.handlePublish(deviceId, topic, payload, qos, link(deviceId));
-      },
+    // Only devices registered through the Pairing API of this realm are admitted.
+    admitDevice: (clientId) =>
+      clientId.startsWith(prefix) &&
+      pairing?.devices.get(clientId.slice(prefix.length)) !== undefined,
+    onDevicePublish: (clientId, topic, payload, qos) => {
+      const deviceId = clientId.slice(prefix.length);
+      return server.handlePublish(deviceId, topic, payload, qos, link(deviceId));
+    },
     onError: (error) => options.onError?.(error),
   };
   const launch = (port: number) =>

@@ -14,8 +14,8 @@ import type { AstarteObject, AstarteValue, ReceivedValue } from "../values.ts";
 import {
   type DeviceErrorRecord,
   type DeviceLink,
-  type ReceivedMessage,
   RealmServer,
+  type ReceivedMessage,
 } from "./realm_server.ts";
 
 export type { DeviceErrorRecord, ReceivedMessage } from "./realm_server.ts";
@@ -175,7 +175,12 @@ export class FakeAstarte {
 
   /** Unsets a server-owned property on a device. */
   unset(deviceId: string, interfaceName: string, path: string): boolean {
-    return this.#server.unsetOnDevice(deviceId, interfaceName, path, this.#link(deviceId)) as boolean;
+    return this.#server.unsetOnDevice(
+      deviceId,
+      interfaceName,
+      path,
+      this.#link(deviceId),
+    ) as boolean;
   }
 
   /**

@@ -29,12 +29,7 @@ import {
   splitPurgeEntry,
 } from "../protocol.ts";
 import { validateValue } from "../validate.ts";
-import type {
-  AstarteObject,
-  AstarteValue,
-  ReceivedObject,
-  ReceivedValue,
-} from "../values.ts";
+import type { AstarteObject, AstarteValue, ReceivedObject, ReceivedValue } from "../values.ts";
 
 /** How the server reaches one connected device. */
 export interface DeviceLink {
@@ -406,7 +401,9 @@ export class RealmServer {
       if (error instanceof DeviceValueError) throw new DeviceRefusal(error.reason, error.message);
       throw error;
     }
-    if (iface.type === "properties") state.deviceProperties.set(interfaceName + path, value as ReceivedValue);
+    if (iface.type === "properties") {
+      state.deviceProperties.set(interfaceName + path, value as ReceivedValue);
+    }
     this.#record(state, {
       kind: "data",
       topic,
@@ -445,12 +442,20 @@ export class RealmServer {
     let qos: QoS;
     if (iface.aggregation === "object") {
       const mappings = iface.objectMappingsFor(path);
-      if (!mappings) throw new AstarteError("mapping-not-found", `No object path "${path}" in "${interfaceName}"`);
+      if (!mappings) {
+        throw new AstarteError(
+          "mapping-not-found",
+          `No object path "${path}" in "${interfaceName}"`,
+        );
+      }
       const entries: ObjectEntry[] = [];
       for (const [key, v] of Object.entries(value as AstarteObject)) {
         const mapping = mappings.get(key);
         if (!mapping) {
-          throw new AstarteError("invalid-value", `Unknown key "${key}" for "${interfaceName}${path}"`);
+          throw new AstarteError(
+            "invalid-value",
+            `Unknown key "${key}" for "${interfaceName}${path}"`,
+          );
         }
         validateValue(mapping.type, v, { ...ctx, field: key });
         entries.push([key, mapping.type, v]);
@@ -459,7 +464,12 @@ export class RealmServer {
       qos = (mappings.values().next().value as Mapping).qos;
     } else {
       const mapping = iface.mappingFor(path);
-      if (!mapping) throw new AstarteError("mapping-not-found", `No mapping for "${path}" in "${interfaceName}"`);
+      if (!mapping) {
+        throw new AstarteError(
+          "mapping-not-found",
+          `No mapping for "${path}" in "${interfaceName}"`,
+        );
+      }
       validateValue(mapping.type, value, ctx);
       payload = encodeIndividualPayload(mapping.type, value as AstarteValue);
       qos = mapping.qos;
@@ -493,17 +503,32 @@ export class RealmServer {
     const iface = this.#serverInterface(interfaceName);
     const mapping = iface.mappingFor(path);
     if (iface.type !== "properties" || !mapping?.allowUnset) {
-      throw new AstarteError("invalid-value", `Cannot unset "${path}" on "${interfaceName}": not an allow_unset property`);
+      throw new AstarteError(
+        "invalid-value",
+        `Cannot unset "${path}" on "${interfaceName}": not an allow_unset property`,
+      );
     }
     this.#device(deviceId).serverProperties.delete(interfaceName + path);
-    return link?.publish(`${this.realm}/${deviceId}/${interfaceName}${path}`, new Uint8Array(0), 2) ?? false;
+    return link?.publish(
+      `${this.realm}/${deviceId}/${interfaceName}${path}`,
+      new Uint8Array(0),
+      2,
+    ) ?? false;
   }
 
   #serverInterface(interfaceName: string): Interface {
     const iface = [...this.#interfaces.values()].find((i) => i.name === interfaceName);
-    if (!iface) throw new AstarteError("interface-not-found", `Interface "${interfaceName}" is not installed in realm ${this.realm}`);
+    if (!iface) {
+      throw new AstarteError(
+        "interface-not-found",
+        `Interface "${interfaceName}" is not installed in realm ${this.realm}`,
+      );
+    }
     if (iface.ownership !== "server") {
-      throw new AstarteError("invalid-value", `Interface "${interfaceName}" is device-owned: the server cannot send on it`);
+      throw new AstarteError(
+        "invalid-value",
+        `Interface "${interfaceName}" is device-owned: the server cannot send on it`,
+      );
     }
     return iface;
   }

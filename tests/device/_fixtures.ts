@@ -128,7 +128,7 @@ export function setup(
     realm: astarte.realm,
     transport: astarte.transport(DEVICE_ID),
     interfaces: ALL,
-    codec: "ts",
+    codec: "auto",
     random: () => 0.5,
     session: { backoff: { initialDelayMs: 1, maxDelayMs: 8 } },
     ...overrides,

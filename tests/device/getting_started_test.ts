@@ -2,9 +2,21 @@ import { assertEquals, assertStrictEquals } from "@std/assert";
 import type { IncomingData } from "../../src/device.ts";
 import { DEVICE_ID, GPS, nextEvent, SENSORS, SETTINGS, setup, VALUES } from "./_fixtures.ts";
 
-Deno.test("Device runs the getting-started flow end to end against the fake Astarte", async () => {
-  const { astarte, device } = setup();
+for (const codec of ["wasm", "ts"] as const) {
+  Deno.test(`Device runs the getting-started flow end to end with the ${codec} codec`, async () => {
+    await gettingStarted(codec);
+  });
+}
+
+Deno.test("Device picks the WASM codec by default", () => {
+  const { device } = setup({ codec: undefined });
+  assertEquals(device.codec.name, "wasm");
+});
+
+async function gettingStarted(codec: "wasm" | "ts"): Promise<void> {
+  const { astarte, device } = setup({ codec });
   await using _ = device;
+  assertEquals(device.codec.name, codec);
   await device.connect();
   assertStrictEquals(device.state, "connected");
 
@@ -43,4 +55,4 @@ Deno.test("Device runs the getting-started flow end to end against the fake Asta
   ]);
   assertEquals(device.getProperty(SETTINGS.name, "/sampling/periodSeconds"), 30);
   assertEquals(astarte.deviceErrors(DEVICE_ID), []);
-});
+}
