@@ -84,7 +84,7 @@ export interface ServerCertificateOptions {
  *
  * @example
  * ```ts
- * import { LocalCa } from "@astarte-deno/device-sdk/dev-server";
+ * import { LocalCa } from "./local_ca.ts";
  * const ca = await LocalCa.create();
  * const server = await ca.issueServerCertificate();
  * console.assert(server.certificatePem.startsWith("-----BEGIN CERTIFICATE-----"));

@@ -143,7 +143,8 @@ type Json = Record<string, unknown>;
  *
  * @example
  * ```ts ignore
- * import { LocalCa, startPairingApi } from "@astarte-deno/device-sdk/dev-server";
+ * import { LocalCa } from "./local_ca.ts";
+ * import { startPairingApi } from "./pairing_api.ts";
  * const ca = await LocalCa.create();
  * await using api = await startPairingApi({ realm: "test", ca, brokerUrl: "mqtts://127.0.0.1:8883" });
  * const jwt = await api.realmJwt();

@@ -81,7 +81,7 @@ export interface KeyAndCsr {
  *
  * @example
  * ```ts
- * import { generateKeyAndCsr, isSinglePemBlock } from "@astarte-deno/device-sdk";
+ * import { generateKeyAndCsr, isSinglePemBlock } from "./certificate.ts";
  * const { csrPem } = await generateKeyAndCsr({ realm: "test", deviceId: "ABEiM0RVZneImaq7zN3u_w" });
  * console.assert(isSinglePemBlock(csrPem, "CERTIFICATE REQUEST"));
  * ```
@@ -229,7 +229,7 @@ export type CertificateCheck =
  *
  * @example
  * ```ts
- * import { checkCertificate } from "@astarte-deno/device-sdk";
+ * import { checkCertificate } from "./certificate.ts";
  * const check = checkCertificate("not a certificate", {
  *   realm: "test", deviceId: "ABEiM0RVZneImaq7zN3u_w", now: Date.now(),
  * });

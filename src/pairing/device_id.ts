@@ -17,7 +17,7 @@ const REALM_RE = /^[a-z][a-z0-9]{0,47}$/;
  *
  * @example
  * ```ts
- * import { deviceIdFromBytes } from "@astarte-deno/device-sdk";
+ * import { deviceIdFromBytes } from "./device_id.ts";
  * const id = deviceIdFromBytes(Uint8Array.fromHex("00112233445566778899aabbccddeeff"));
  * console.assert(id === "ABEiM0RVZneImaq7zN3u_w");
  * ```

@@ -181,7 +181,8 @@ const DEFAULT_RETRY: Required<PairingRetryOptions> = {
  *
  * @example Register, then fetch a certificate and the broker URL
  * ```ts ignore
- * import { generateKeyAndCsr, PairingClient } from "@astarte-deno/device-sdk";
+ * import { generateKeyAndCsr } from "./certificate.ts";
+ * import { PairingClient } from "./pairing_client.ts";
  * const options = { pairingUrl: "https://api.example.com/pairing", realm: "test", deviceId: "ABEiM0RVZneImaq7zN3u_w" };
  * using registrar = new PairingClient(options);
  * const credentialsSecret = await registrar.registerDevice(Deno.env.get("PAIRING_JWT")!);
@@ -478,7 +479,7 @@ export class PairingClient implements Disposable {
  *
  * @example
  * ```ts
- * import { parseBrokerUrl } from "@astarte-deno/device-sdk";
+ * import { parseBrokerUrl } from "./pairing_client.ts";
  * const broker = parseBrokerUrl("ssl://broker.example.com:8883/");
  * console.assert(broker.url === "mqtts://broker.example.com:8883" && broker.port === 8883);
  * ```
