@@ -99,7 +99,10 @@ Deno.test("Device survives a broker restart in the middle of a guaranteed stream
   assertEquals((await reconnected).sessionPresent, false);
   assert(statuses.every((s) => s === "delivered" || s === "queued"), statuses.join());
   assert(statuses.includes("queued"), "samples sent during the restart were queued");
-  await server.waitFor(deviceId, (m) => m.kind === "data" && (m.value as { lat: number }).lat === 19);
+  await server.waitFor(
+    deviceId,
+    (m) => m.kind === "data" && (m.value as { lat: number }).lat === 19,
+  );
   const lats = server.received(deviceId).filter((m) => m.kind === "data")
     .map((m) => (m.value as { lat: number }).lat);
   // At least once, in production order: every sample arrives, duplicates only adjacent re-sends.
