@@ -71,14 +71,20 @@ export type {
   TransportListener,
   TransportMessage,
 } from "./src/transport.ts";
-export type {
-  NewRetainedSample,
-  OutgoingRecord,
-  PropertyRecord,
-  PropertyState,
-  RetainedSample,
-  Store,
-  StoredCredentials,
+export {
+  assertOutgoingRecord,
+  assertSampleLimit,
+  copyOutgoingRecord,
+  copyPropertyRecord,
+  copyRetainedSample,
+  copyStoredCredentials,
+  type NewRetainedSample,
+  type OutgoingRecord,
+  type PropertyRecord,
+  type PropertyState,
+  type RetainedSample,
+  type Store,
+  type StoredCredentials,
 } from "./src/store.ts";
 export { MemoryStore } from "./plugins/memory/memory_store.ts";
 export {

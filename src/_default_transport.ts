@@ -7,6 +7,7 @@
 import { AstarteError } from "./errors.ts";
 import type { Store } from "./store.ts";
 import type {
+  PublishOptions,
   Transport,
   TransportConnectOptions,
   TransportConnectResult,
@@ -64,8 +65,15 @@ export function lazyMqttTransport(options: DeviceOptions, store: Store): Transpo
       }
       return await inner.connect(connect);
     },
-    publish(topic: string, payload: Uint8Array, qos: QoS): Promise<void> {
-      return inner ? inner.publish(topic, payload, qos) : notConnected();
+    // FIX: the publish options (`sampleId`) were dropped here, so the default MQTT transport
+    // never persisted the packets of stored samples.
+    publish(
+      topic: string,
+      payload: Uint8Array,
+      qos: QoS,
+      publishOptions?: PublishOptions,
+    ): Promise<void> {
+      return inner ? inner.publish(topic, payload, qos, publishOptions) : notConnected();
     },
     subscribe(topics: readonly string[]): Promise<void> {
       return inner ? inner.subscribe(topics) : notConnected();

@@ -39,7 +39,6 @@ export class RetentionQueues {
   #replaying: Promise<void> | undefined;
   /** Stored samples whose persisted packet the transport re-sends (from a previous run). */
   readonly #handedOff = new Set<number>();
-  #resumable = false;
   /** Production time of the last sample built, to keep production times strictly increasing. */
   #lastProducedAt = -Infinity;
 
@@ -54,23 +53,17 @@ export class RetentionQueues {
     this.#storedCount = await store.countSamples();
     if (store.persistent) {
       for (const record of await store.listOutgoing()) {
-        this.#resumable = true;
         if (record.sampleId !== undefined) this.#handedOff.add(record.sampleId);
       }
     }
   }
 
-  /**
-   * Whether a previous run left unacknowledged QoS 1/2 packets: the first connection must then
-   * resume the broker session so that their re-sends are de-duplicated.
-   */
-  get resumable(): boolean {
-    return this.#resumable;
-  }
-
   /** The transport finished a persisted packet that delivered stored sample `sampleId`. */
-  outgoingDone(sampleId: number | undefined): void {
-    if (sampleId !== undefined) this.#handedOff.delete(sampleId);
+  async outgoingDone(sampleId: number | undefined): Promise<void> {
+    if (sampleId === undefined) return;
+    this.#handedOff.delete(sampleId);
+    // The store removed the sample with the record: recount, or `pending` would stay true.
+    this.#storedCount = await this.#options.store.countSamples();
   }
 
   /** Whether anything waits for delivery (new samples must then queue behind it). */

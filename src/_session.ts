@@ -196,10 +196,14 @@ export class Session {
         const { sessionPresent } = await this.#w.transport.connect({
           realm: this.#w.realm,
           deviceId: this.#w.deviceId,
-          // DECISION: the first connection of a process uses a clean session (spec 10.4),
-          // except when a previous run left unacknowledged QoS 1/2 packets: they are re-sent
-          // with their packet ids on the resumed session, so the broker drops duplicates.
-          cleanSession: !this.#syncedThisProcess && !this.#w.retention.resumable,
+          // DECISION (deviation from spec 10.4, see docs/protocol-decisions.md): with a
+          // persistent store no connection is clean. A clean session ends with its connection
+          // (MQTT 3.1.1 section 3.1.2.4), QoS 2 receiver state included, so after a crash the
+          // next run would re-send unacknowledged packets to a broker that forgot them and
+          // unique samples would arrive twice. FULL_SYNC on a process's first connection is
+          // forced by `#sync` anyway. Without a persistent store the first connection is clean,
+          // discarding stale broker state, as the Rust SDK does.
+          cleanSession: !this.#syncedThisProcess && !this.#w.store.persistent,
           signal: this.#attempt.signal,
           outgoing: this.#w.store.persistent ? this.#outgoing : undefined,
         });
@@ -501,8 +505,9 @@ export class Session {
       },
       remove: async (messageId: number) => {
         await this.#w.store.removeOutgoing(messageId);
-        this.#w.retention.outgoingDone(samples.get(messageId));
+        const sampleId = samples.get(messageId);
         samples.delete(messageId);
+        await this.#w.retention.outgoingDone(sampleId);
         // A packet re-sent from a previous run completed: what waited behind it may go.
         if (this.#state === "connected") this.#flush();
       },

@@ -1,6 +1,8 @@
 /**
  * The storage plugin contract: what a device persists across restarts (spec 10.1).
- * Implementations: `MemoryStore` (default), `FileStore`, `SqliteStore`.
+ * Implementations: `MemoryStore` (default), `FileStore`, `SqliteStore`. The small functions at
+ * the end (argument checks, defensive copies) are for store authors, so that every store
+ * rejects the same inputs with the same messages.
  *
  * @module
  */
@@ -132,4 +134,196 @@ export interface Store {
 
   /** Releases files and handles. Idempotent. */
   close(): Promise<void>;
+}
+
+// Store-author helpers: shared by the bundled stores, public so a third-party store can use them.
+
+/**
+ * Checks the `limit` argument of {@linkcode Store.listSamples}: a non-negative integer, or
+ * `Infinity` for "all".
+ *
+ * @example Reject a negative limit
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * import { assertSampleLimit } from "@astarte-deno/device-sdk";
+ *
+ * assertSampleLimit(10);
+ * assertSampleLimit(Infinity);
+ * assertThrows(() => assertSampleLimit(-1), RangeError, "limit must be");
+ * ```
+ *
+ * @param limit the value passed to `listSamples`
+ * @throws {RangeError} when `limit` is negative, fractional or `NaN`
+ */
+export function assertSampleLimit(limit: number): void {
+  if (!(Number.isInteger(limit) && limit >= 0) && limit !== Infinity) {
+    throw new RangeError(
+      `Cannot list samples: limit must be a non-negative integer or Infinity, got ${limit}`,
+    );
+  }
+}
+
+/**
+ * Checks the record passed to {@linkcode Store.putOutgoing}: `messageId` is an MQTT packet id
+ * (an integer in 1..65535), `sampleId` is absent or a non-negative integer, and `packet` is a
+ * `Uint8Array`.
+ *
+ * @example Reject a packet id of 0
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * import { assertOutgoingRecord } from "@astarte-deno/device-sdk";
+ *
+ * assertOutgoingRecord({ messageId: 1, packet: new Uint8Array([0x32]) });
+ * assertThrows(
+ *   () => assertOutgoingRecord({ messageId: 0, packet: new Uint8Array([0x32]) }),
+ *   RangeError,
+ *   "messageId must be an integer in 1..65535",
+ * );
+ * ```
+ *
+ * @param record the record passed to `putOutgoing`
+ * @throws {RangeError} when `messageId` or `sampleId` is out of range
+ * @throws {TypeError} when `packet` is not a `Uint8Array`
+ */
+export function assertOutgoingRecord(record: OutgoingRecord): void {
+  const { messageId, packet, sampleId } = record;
+  // MQTT 3.1.1 section 2.3.1: packet ids of QoS 1/2 publishes are non-zero 16-bit integers.
+  if (!Number.isInteger(messageId) || messageId < 1 || messageId > 0xffff) {
+    throw new RangeError(
+      `Cannot put outgoing record: messageId must be an integer in 1..65535, got ${messageId}`,
+    );
+  }
+  if (sampleId !== undefined && !(Number.isSafeInteger(sampleId) && sampleId >= 0)) {
+    throw new RangeError(
+      `Cannot put outgoing record ${messageId}: sampleId must be a non-negative integer, got ${sampleId}`,
+    );
+  }
+  if (!(packet instanceof Uint8Array)) {
+    throw new TypeError(`Cannot put outgoing record ${messageId}: packet must be a Uint8Array`);
+  }
+}
+
+/**
+ * Copies a property record with its own payload buffer, so that neither the store nor its
+ * caller can change the other's copy.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { copyPropertyRecord, type PropertyRecord } from "@astarte-deno/device-sdk";
+ *
+ * const record: PropertyRecord = {
+ *   interfaceName: "org.example.Settings",
+ *   major: 1,
+ *   path: "/led",
+ *   ownership: "device",
+ *   payload: new Uint8Array([1]),
+ *   state: "pending",
+ * };
+ * const copy = copyPropertyRecord(record);
+ * record.payload[0] = 2;
+ * assertEquals(copy.payload, new Uint8Array([1]));
+ * ```
+ *
+ * @param record the record to copy
+ * @returns a new record with the same fields and a copied payload
+ */
+export function copyPropertyRecord(record: PropertyRecord): PropertyRecord {
+  return {
+    interfaceName: record.interfaceName,
+    major: record.major,
+    path: record.path,
+    ownership: record.ownership,
+    payload: record.payload.slice(),
+    state: record.state,
+  };
+}
+
+/**
+ * Copies a retained sample with its own payload buffer, so that neither the store nor its
+ * caller can change the other's copy.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { copyRetainedSample } from "@astarte-deno/device-sdk";
+ *
+ * const sample = {
+ *   id: 1,
+ *   interfaceName: "org.example.Sensors",
+ *   path: "/temp",
+ *   payload: new Uint8Array([1]),
+ *   qos: 1 as const,
+ *   producedAt: 1_700_000_000_000,
+ *   expiresAt: 0,
+ * };
+ * const copy = copyRetainedSample(sample);
+ * sample.payload[0] = 2;
+ * assertEquals(copy.payload, new Uint8Array([1]));
+ * ```
+ *
+ * @param sample the sample to copy
+ * @returns a new sample with the same fields and a copied payload
+ */
+export function copyRetainedSample(sample: RetainedSample): RetainedSample {
+  return {
+    id: sample.id,
+    interfaceName: sample.interfaceName,
+    path: sample.path,
+    payload: sample.payload.slice(),
+    qos: sample.qos,
+    producedAt: sample.producedAt,
+    expiresAt: sample.expiresAt,
+  };
+}
+
+/**
+ * Copies an outgoing record with its own packet buffer; an absent `sampleId` stays absent
+ * (no `sampleId: undefined` key).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { copyOutgoingRecord } from "@astarte-deno/device-sdk";
+ *
+ * const record = { messageId: 7, packet: new Uint8Array([0x32]) };
+ * const copy = copyOutgoingRecord(record);
+ * record.packet[0] = 0;
+ * assertEquals(copy, { messageId: 7, packet: new Uint8Array([0x32]) });
+ * assertEquals("sampleId" in copy, false);
+ * ```
+ *
+ * @param record the record to copy
+ * @returns a new record with the same fields and a copied packet
+ */
+export function copyOutgoingRecord(record: OutgoingRecord): OutgoingRecord {
+  const { messageId, packet, sampleId } = record;
+  return sampleId === undefined
+    ? { messageId, packet: packet.slice() }
+    : { messageId, packet: packet.slice(), sampleId };
+}
+
+/**
+ * Copies stored credentials, keeping only the fields that are defined.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { copyStoredCredentials } from "@astarte-deno/device-sdk";
+ *
+ * const copy = copyStoredCredentials({ credentialsSecret: "s3cr3t", certificatePem: undefined });
+ * assertEquals(copy, { credentialsSecret: "s3cr3t" });
+ * ```
+ *
+ * @param credentials the credentials to copy
+ * @returns a new object with the defined fields of `credentials`
+ */
+export function copyStoredCredentials(credentials: StoredCredentials): StoredCredentials {
+  const out: { credentialsSecret?: string; privateKeyPem?: string; certificatePem?: string } = {};
+  if (credentials.credentialsSecret !== undefined) {
+    out.credentialsSecret = credentials.credentialsSecret;
+  }
+  if (credentials.privateKeyPem !== undefined) out.privateKeyPem = credentials.privateKeyPem;
+  if (credentials.certificatePem !== undefined) out.certificatePem = credentials.certificatePem;
+  return out;
 }

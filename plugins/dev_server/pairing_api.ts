@@ -11,8 +11,17 @@
  * @module
  */
 import type { ClientCertificateVerdict, LocalCa } from "./local_ca.ts";
+import {
+  canonicalDeviceId,
+  type DeviceRecord,
+  devicesView,
+  parseIntrospection,
+  sha256Hex,
+  statusOf,
+} from "./_devices.ts";
+import { badRequest, forbidden, jsonResponse, notFound, readData } from "./_http.ts";
+import { allowedByAPa, bearerToken, signJwt, verifyJwt } from "./_jwt.ts";
 
-const BEARER_RE = /^bearer:?\s+(.*)$/is;
 const HOUR_MS = 3_600_000;
 
 /** Optional sink for the server's diagnostics; secrets are never passed to it. */
@@ -124,17 +133,6 @@ export interface PairingApi extends AsyncDisposable {
   shutdown(): Promise<void>;
 }
 
-interface DeviceRecord {
-  deviceId: string;
-  secretHash: string;
-  confirmed: boolean;
-  inhibited: boolean;
-  initialIntrospection: Record<string, { major: number; minor: number }>;
-  lastCredentialsRequestIp?: string;
-}
-
-type Json = Record<string, unknown>;
-
 /**
  * Starts the dev Pairing API with `Deno.serve`.
  *
@@ -177,7 +175,7 @@ class DevPairingApi implements PairingApi {
     this.#now = options.now ?? Date.now;
     this.#basePath = (options.basePath ?? "").replace(/\/+$/, "");
     this.realm = options.realm;
-    this.devices = this.#devicesView();
+    this.devices = devicesView(this.#records, { realm: this.realm, ca: options.ca });
     const hostname = options.hostname ?? "127.0.0.1";
     const serveOptions = {
       hostname,
@@ -201,19 +199,11 @@ class DevPairingApi implements PairingApi {
 
   async realmJwt(options: RealmJwtOptions = {}): Promise<string> {
     const iat = Math.floor(this.#now() / 1000);
-    const header = { alg: "ES256", typ: "JWT" };
-    const payload = {
+    return await signJwt(this.#keys.privateKey, {
       a_pa: [...(options.aPa ?? [".*::.*"])],
       iat,
       exp: iat + (options.expiresInSeconds ?? HOUR_MS / 1000),
-    };
-    const signingInput = `${b64urlJson(header)}.${b64urlJson(payload)}`;
-    const signature = await crypto.subtle.sign(
-      { name: "ECDSA", hash: "SHA-256" },
-      this.#keys.privateKey,
-      new TextEncoder().encode(signingInput),
-    );
-    return `${signingInput}.${new Uint8Array(signature).toBase64(B64URL)}`;
+    });
   }
 
   shutdown(): Promise<void> {
@@ -287,7 +277,7 @@ class DevPairingApi implements PairingApi {
     if (token === undefined) {
       return jsonResponse(401, { errors: { detail: "Missing authorization token" } });
     }
-    const claims = await this.#verifyJwt(token);
+    const claims = await verifyJwt(this.#keys.publicKey, token, this.#now());
     if (claims === undefined) {
       return jsonResponse(401, { errors: { detail: "Invalid JWT token" } });
     }
@@ -299,33 +289,6 @@ class DevPairingApi implements PairingApi {
       });
     }
     return undefined;
-  }
-
-  /** Verifies signature and time claims; returns the claims or undefined. */
-  async #verifyJwt(token: string): Promise<Json | undefined> {
-    const parts = token.split(".");
-    if (parts.length !== 3) return undefined;
-    try {
-      const header = JSON.parse(new TextDecoder().decode(fromB64url(parts[0]!)));
-      // Only ES256: the realm key of this server is P-256.
-      if (header?.alg !== "ES256") return undefined;
-      const signature = fromB64url(parts[2]!);
-      const ok = await crypto.subtle.verify(
-        { name: "ECDSA", hash: "SHA-256" },
-        this.#keys.publicKey,
-        signature,
-        new TextEncoder().encode(`${parts[0]}.${parts[1]}`),
-      );
-      if (!ok) return undefined;
-      const claims = JSON.parse(new TextDecoder().decode(fromB64url(parts[1]!)));
-      if (!isRecord(claims)) return undefined;
-      const nowSeconds = this.#now() / 1000;
-      if (typeof claims.exp === "number" && nowSeconds >= claims.exp) return undefined;
-      if (typeof claims.nbf === "number" && nowSeconds < claims.nbf) return undefined;
-      return claims;
-    } catch {
-      return undefined;
-    }
   }
 
   async #register(req: Request): Promise<Response> {
@@ -433,149 +396,9 @@ class DevPairingApi implements PairingApi {
       : { valid: false, timestamp, cause: verdict.cause, details: null };
     return jsonResponse(200, { data: body });
   }
-
-  #devicesView(): PairingApiDevices {
-    const snapshot = (record: DeviceRecord): DevDevice => {
-      const serial = this.#options.ca.latestSerial(`${this.realm}/${record.deviceId}`);
-      return {
-        deviceId: record.deviceId,
-        status: statusOf(record),
-        initialIntrospection: structuredClone(record.initialIntrospection),
-        ...(serial !== undefined && { certificateSerial: serial }),
-        ...(record.lastCredentialsRequestIp !== undefined &&
-          { lastCredentialsRequestIp: record.lastCredentialsRequestIp }),
-      };
-    };
-    return {
-      get: (deviceId) => {
-        const record = this.#records.get(deviceId);
-        return record && snapshot(record);
-      },
-      list: () => [...this.#records.values()].map(snapshot),
-      unregister: (deviceId) => {
-        if (!this.#records.delete(deviceId)) return false;
-        this.#options.ca.revokeAll(`${this.realm}/${deviceId}`);
-        return true;
-      },
-      setInhibited: (deviceId, inhibited) => {
-        const record = this.#records.get(deviceId);
-        if (record === undefined) return false;
-        record.inhibited = inhibited;
-        return true;
-      },
-    };
-  }
-}
-
-const B64URL = { alphabet: "base64url", omitPadding: true } as const;
-
-function statusOf(record: DeviceRecord): DevDeviceStatus {
-  if (record.inhibited) return "inhibited";
-  return record.confirmed ? "confirmed" : "pending";
-}
-
-function bearerToken(req: Request): string | undefined {
-  const header = req.headers.get("authorization");
-  if (header === null) return undefined;
-  const match = BEARER_RE.exec(header);
-  return match?.[1] || undefined;
-}
-
-/** `a_pa` entries are `<METHOD-regex>:<unused>:<PATH-regex>`, each regex anchored. */
-function allowedByAPa(aPa: unknown, method: string, path: string): boolean {
-  if (!Array.isArray(aPa)) return false;
-  return aPa.some((entry) => {
-    if (typeof entry !== "string") return false;
-    const first = entry.indexOf(":");
-    const second = entry.indexOf(":", first + 1);
-    if (first < 0 || second < 0) return false;
-    try {
-      return new RegExp(`^(?:${entry.slice(0, first)})$`).test(method) &&
-        new RegExp(`^(?:${entry.slice(second + 1)})$`).test(path);
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** The canonical 22-char ID of any base64url text of at least 16 bytes, else undefined. */
-function canonicalDeviceId(text: string): string | undefined {
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
-  try {
-    const bytes = Uint8Array.fromBase64(text, { alphabet: "base64url" });
-    return bytes.length < 16 ? undefined : bytes.subarray(0, 16).toBase64(B64URL);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The introspection map, or the validation message of spec 3.3.1. */
-function parseIntrospection(
-  value: unknown,
-): Record<string, { major: number; minor: number }> | string {
-  if (value === undefined || value === null) return {};
-  if (!isRecord(value)) return "is invalid";
-  const out: Record<string, { major: number; minor: number }> = {};
-  for (const [name, version] of Object.entries(value)) {
-    if (
-      !isRecord(version) || !Number.isInteger(version.major) || !Number.isInteger(version.minor)
-    ) {
-      return `has invalid format for interface ${name}`;
-    }
-    const major = version.major as number;
-    const minor = version.minor as number;
-    if (major < 0 || minor < 0) return `has negative versions in interface ${name}`;
-    out[name] = { major, minor };
-  }
-  return out;
-}
-
-async function readData(req: Request): Promise<Json | undefined> {
-  try {
-    const body = await req.json();
-    return isRecord(body) && isRecord(body.data) ? body.data : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `YYYY-MM-DD HH:MM:SS.mmmZ`, the form Pairing renders (spec 3.3.4). */
 function pairingTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ");
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return new Uint8Array(digest).toHex();
-}
-
-function b64urlJson(value: unknown): string {
-  return new TextEncoder().encode(JSON.stringify(value)).toBase64(B64URL);
-}
-
-function fromB64url(text: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.fromBase64(text, { alphabet: "base64url" });
-}
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function jsonResponse(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
-}
-
-function notFound(): Response {
-  return jsonResponse(404, { errors: { detail: "Not found" } });
-}
-
-function forbidden(): Response {
-  return jsonResponse(403, { errors: { detail: "Forbidden" } });
-}
-
-function badRequest(): Response {
-  return jsonResponse(400, { errors: { detail: "Bad request" } });
 }

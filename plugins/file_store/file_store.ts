@@ -5,28 +5,26 @@
  */
 import { AstarteError } from "../../src/errors.ts";
 import type { Ownership } from "../../src/interface.ts";
-import type {
-  NewRetainedSample,
-  OutgoingRecord,
-  PropertyRecord,
-  RetainedSample,
-  Store,
-  StoredCredentials,
+import {
+  assertOutgoingRecord,
+  assertSampleLimit,
+  copyOutgoingRecord,
+  copyPropertyRecord,
+  copyRetainedSample,
+  copyStoredCredentials,
+  type NewRetainedSample,
+  type OutgoingRecord,
+  type PropertyRecord,
+  type RetainedSample,
+  type Store,
+  type StoredCredentials,
 } from "../../src/store.ts";
 import { exists, parentDir, syncDir, writeFileAtomic } from "./_fs.ts";
 import { CREDENTIALS_FILE, loadDirectory, LOCK_FILE, LOG_FILE } from "./_load.ts";
 import type { LogRecord } from "./_log_format.ts";
 import { LogWriter, storeError } from "./_log_writer.ts";
 import type { LogState } from "./_state.ts";
-import {
-  checkLimit,
-  checkOutgoing,
-  copyCredentials,
-  copyOutgoing,
-  copyProperty,
-  copySample,
-  CREDENTIALS_FORMAT,
-} from "./_records.ts";
+import { CREDENTIALS_FORMAT } from "./_records.ts";
 
 /** Options of {@link FileStore.open}. */
 export interface FileStoreOptions {
@@ -213,14 +211,14 @@ export class FileStore implements Store {
   /** Every cached property (both ownerships). */
   async loadProperties(): Promise<PropertyRecord[]> {
     await this.#readBarrier("load properties");
-    return [...this.#state.properties.values()].map(({ value }) => copyProperty(value));
+    return [...this.#state.properties.values()].map(({ value }) => copyPropertyRecord(value));
   }
 
   /** Inserts or replaces the property identified by (ownership, interfaceName, path). */
   putProperty(record: PropertyRecord): Promise<void> {
     return this.#write("put property", () => ({
       kind: "put-property",
-      record: copyProperty(record),
+      record: copyPropertyRecord(record),
     }));
   }
 
@@ -260,10 +258,10 @@ export class FileStore implements Store {
   async appendSample(sample: NewRetainedSample): Promise<RetainedSample> {
     let stored: RetainedSample | undefined;
     await this.#write("append sample", () => {
-      stored = copySample({ ...sample, id: this.#nextId++ });
+      stored = copyRetainedSample({ ...sample, id: this.#nextId++ });
       return { kind: "append-sample", sample: stored };
     });
-    return copySample(stored!);
+    return copyRetainedSample(stored!);
   }
 
   /**
@@ -272,12 +270,12 @@ export class FileStore implements Store {
    * @throws {RangeError} (as a rejection) when `limit` is negative or not an integer
    */
   async listSamples(limit: number): Promise<RetainedSample[]> {
-    checkLimit(limit);
+    assertSampleLimit(limit);
     await this.#readBarrier("list samples");
     const out: RetainedSample[] = [];
     if (limit === 0) return out;
     for (const { value } of this.#state.samples.values()) {
-      out.push(copySample(value));
+      out.push(copyRetainedSample(value));
       if (out.length >= limit) break;
     }
     return out;
@@ -313,8 +311,8 @@ export class FileStore implements Store {
    */
   putOutgoing(record: OutgoingRecord): Promise<void> {
     return this.#write("put outgoing", () => {
-      checkOutgoing(record);
-      return { kind: "put-outgoing", record: copyOutgoing(record) };
+      assertOutgoingRecord(record);
+      return { kind: "put-outgoing", record: copyOutgoingRecord(record) };
     });
   }
 
@@ -329,20 +327,20 @@ export class FileStore implements Store {
   /** Every outgoing record, in the order their `messageId`s were first put. */
   async listOutgoing(): Promise<OutgoingRecord[]> {
     await this.#readBarrier("list outgoing");
-    return [...this.#state.outgoing.values()].map(({ value }) => copyOutgoing(value));
+    return [...this.#state.outgoing.values()].map(({ value }) => copyOutgoingRecord(value));
   }
 
   /** Stored pairing credentials, if any. */
   async loadCredentials(): Promise<StoredCredentials | undefined> {
     this.#checkOpen("load credentials");
     await this.#credentialsTail;
-    return this.#credentials === undefined ? undefined : copyCredentials(this.#credentials);
+    return this.#credentials === undefined ? undefined : copyStoredCredentials(this.#credentials);
   }
 
   /** Replaces the stored credentials atomically, in a file of mode 0600. */
   async saveCredentials(credentials: StoredCredentials): Promise<void> {
     this.#checkOpen("save credentials");
-    const copy = copyCredentials(credentials);
+    const copy = copyStoredCredentials(credentials);
     const data = encoder.encode(JSON.stringify({ format: CREDENTIALS_FORMAT, ...copy }));
     const run = this.#credentialsTail.then(async () => {
       await writeFileAtomic(this.#dir, this.#credentialsPath, data);

@@ -6,13 +6,19 @@
  */
 import { AstarteError } from "../../src/errors.ts";
 import type { Ownership } from "../../src/interface.ts";
-import type {
-  NewRetainedSample,
-  OutgoingRecord,
-  PropertyRecord,
-  RetainedSample,
-  Store,
-  StoredCredentials,
+import {
+  assertOutgoingRecord,
+  assertSampleLimit,
+  copyOutgoingRecord,
+  copyPropertyRecord,
+  copyRetainedSample,
+  copyStoredCredentials,
+  type NewRetainedSample,
+  type OutgoingRecord,
+  type PropertyRecord,
+  type RetainedSample,
+  type Store,
+  type StoredCredentials,
 } from "../../src/store.ts";
 
 /**
@@ -61,14 +67,17 @@ export class MemoryStore implements Store {
 
   /** Every cached property (both ownerships). */
   loadProperties(): Promise<PropertyRecord[]> {
-    return this.#run("load properties", () => [...this.#properties.values()].map(copyProperty));
+    return this.#run(
+      "load properties",
+      () => [...this.#properties.values()].map(copyPropertyRecord),
+    );
   }
 
   /** Inserts or replaces the property identified by (ownership, interfaceName, path). */
   putProperty(record: PropertyRecord): Promise<void> {
     return this.#run("put property", () => {
       const key = propertyKey(record.ownership, record.interfaceName, record.path);
-      this.#properties.set(key, copyProperty(record));
+      this.#properties.set(key, copyPropertyRecord(record));
     });
   }
 
@@ -103,9 +112,9 @@ export class MemoryStore implements Store {
   /** Appends a `stored` sample and resolves with it, carrying its new id. */
   appendSample(sample: NewRetainedSample): Promise<RetainedSample> {
     return this.#run("append sample", () => {
-      const stored = copySample({ ...sample, id: this.#nextId++ });
+      const stored = copyRetainedSample({ ...sample, id: this.#nextId++ });
       this.#samples.set(stored.id, stored);
-      return copySample(stored);
+      return copyRetainedSample(stored);
     });
   }
 
@@ -116,11 +125,11 @@ export class MemoryStore implements Store {
    */
   listSamples(limit: number): Promise<RetainedSample[]> {
     return this.#run("list samples", () => {
-      checkLimit(limit);
+      assertSampleLimit(limit);
       const out: RetainedSample[] = [];
       if (limit === 0) return out;
       for (const sample of this.#samples.values()) {
-        out.push(copySample(sample));
+        out.push(copyRetainedSample(sample));
         if (out.length >= limit) break;
       }
       return out;
@@ -158,8 +167,8 @@ export class MemoryStore implements Store {
    */
   putOutgoing(record: OutgoingRecord): Promise<void> {
     return this.#run("put outgoing", () => {
-      checkOutgoing(record);
-      this.#outgoing.set(record.messageId, copyOutgoing(record));
+      assertOutgoingRecord(record);
+      this.#outgoing.set(record.messageId, copyOutgoingRecord(record));
     });
   }
 
@@ -178,21 +187,21 @@ export class MemoryStore implements Store {
 
   /** Every outgoing record, in the order their `messageId`s were first put. */
   listOutgoing(): Promise<OutgoingRecord[]> {
-    return this.#run("list outgoing", () => [...this.#outgoing.values()].map(copyOutgoing));
+    return this.#run("list outgoing", () => [...this.#outgoing.values()].map(copyOutgoingRecord));
   }
 
   /** Stored pairing credentials, if any. */
   loadCredentials(): Promise<StoredCredentials | undefined> {
     return this.#run(
       "load credentials",
-      () => this.#credentials === undefined ? undefined : copyCredentials(this.#credentials),
+      () => this.#credentials === undefined ? undefined : copyStoredCredentials(this.#credentials),
     );
   }
 
   /** Replaces the stored credentials. */
   saveCredentials(credentials: StoredCredentials): Promise<void> {
     return this.#run("save credentials", () => {
-      this.#credentials = copyCredentials(credentials);
+      this.#credentials = copyStoredCredentials(credentials);
     });
   }
 
@@ -226,74 +235,4 @@ export class MemoryStore implements Store {
 function propertyKey(ownership: Ownership, interfaceName: string, path: string): string {
   // NUL cannot occur in interface names or paths, so keys never collide.
   return `${ownership}\0${interfaceName}\0${path}`;
-}
-
-function copyProperty(record: PropertyRecord): PropertyRecord {
-  return {
-    interfaceName: record.interfaceName,
-    major: record.major,
-    path: record.path,
-    ownership: record.ownership,
-    payload: record.payload.slice(),
-    state: record.state,
-  };
-}
-
-function copySample(sample: RetainedSample): RetainedSample {
-  return {
-    id: sample.id,
-    interfaceName: sample.interfaceName,
-    path: sample.path,
-    payload: sample.payload.slice(),
-    qos: sample.qos,
-    producedAt: sample.producedAt,
-    expiresAt: sample.expiresAt,
-  };
-}
-
-function copyOutgoing(record: OutgoingRecord): OutgoingRecord {
-  const { messageId, packet, sampleId } = record;
-  return sampleId === undefined
-    ? { messageId, packet: packet.slice() }
-    : { messageId, packet: packet.slice(), sampleId };
-}
-
-function checkOutgoing(record: OutgoingRecord): void {
-  const { messageId, packet, sampleId } = record;
-  // MQTT 3.1.1 section 2.3.1: packet ids of QoS 1/2 publishes are non-zero 16-bit integers.
-  if (!Number.isInteger(messageId) || messageId < 1 || messageId > 0xffff) {
-    throw new RangeError(
-      `Cannot put outgoing record: messageId must be an integer in 1..65535, got ${messageId}`,
-    );
-  }
-  if (sampleId !== undefined && !(Number.isSafeInteger(sampleId) && sampleId >= 0)) {
-    throw new RangeError(
-      `Cannot put outgoing record ${messageId}: sampleId must be a non-negative integer, got ${sampleId}`,
-    );
-  }
-  if (!(packet instanceof Uint8Array)) {
-    throw new TypeError(`Cannot put outgoing record ${messageId}: packet must be a Uint8Array`);
-  }
-}
-
-function copyCredentials(credentials: StoredCredentials): StoredCredentials {
-  const out: {
-    credentialsSecret?: string;
-    privateKeyPem?: string;
-    certificatePem?: string;
-  } = {};
-  if (credentials.credentialsSecret !== undefined) {
-    out.credentialsSecret = credentials.credentialsSecret;
-  }
-  if (credentials.privateKeyPem !== undefined) out.privateKeyPem = credentials.privateKeyPem;
-  if (credentials.certificatePem !== undefined) out.certificatePem = credentials.certificatePem;
-  return out;
-}
-
-function checkLimit(limit: number): void {
-  if (!(Number.isInteger(limit) && limit >= 0) && limit !== Infinity) {
-    throw new RangeError(
-      `Cannot list samples: limit must be a non-negative integer or Infinity, got ${limit}`,
-    );
-  }
 }

@@ -9,15 +9,24 @@
 import { Buffer } from "node:buffer";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { type IClientOptions, type IPublishPacket, MqttClient } from "mqtt";
+import {
+  type IClientOptions,
+  type IPublishPacket,
+  type IStore,
+  MqttClient,
+  UniqueMessageIdProvider,
+} from "mqtt";
 import { AstarteError } from "../../src/errors.ts";
 import type { QoS } from "../../src/interface.ts";
 import type {
+  OutgoingPersistence,
+  PublishOptions,
   Transport,
   TransportConnectOptions,
   TransportConnectResult,
   TransportListener,
 } from "../../src/transport.ts";
+import { type CarriedPacket, decodeOutgoingPacket, OutgoingStore } from "./_outgoing_store.ts";
 
 /** Largest MQTT message (fixed header included) the Astarte broker accepts (spec 4.1). */
 export const MAX_MQTT_MESSAGE_BYTES = 65_535;
@@ -135,6 +144,7 @@ interface PendingPublish {
   readonly topic: string;
   readonly payload: Buffer;
   readonly qos: QoS;
+  readonly sampleId?: number;
   readonly resolve: () => void;
   readonly reject: (error: AstarteError) => void;
 }
@@ -142,6 +152,8 @@ interface PendingPublish {
 /** One MQTT connection (one MqttClient, one socket). */
 interface Session {
   client?: MqttClient;
+  /** MQTT.js's outgoing store of this connection. */
+  store?: OutgoingStore;
   socket?: net.Socket;
   secure: boolean;
   secureConnected: boolean;
@@ -221,6 +233,17 @@ function validateTopicName(topic: string): void {
  * looks; a broker restart looks the same), `transport-failed` for anything else (socket error,
  * keep-alive timeout, protocol error).
  *
+ * Unacknowledged packets (MQTT 3.1.1 section 4.4): when `connect()` gets
+ * {@link TransportConnectOptions.outgoing}, every publish carrying a `sampleId` is persisted
+ * there before it is written (for QoS 2 the record becomes the PUBREL after PUBREC) and removed
+ * on its final acknowledgement (PUBACK, PUBCOMP). The next connection, of this transport or of
+ * a new one after a crash, first re-sends every persisted packet with its original packet id
+ * (PUBLISH with DUP, or PUBREL) and waits for their acknowledgements before `connect()`
+ * resolves, so that on a resumed session the broker de-duplicates them. Other QoS 2 publishes
+ * leave a PUBREL record so that their packet ids are released on the broker before being
+ * reused (see `_outgoing_store.ts`). Packet ids come from MQTT.js's `UniqueMessageIdProvider`:
+ * never one still in use.
+ *
  * @example Connect with credentials from pairing
  * ```ts ignore
  * import { MqttTransport } from "@astarte-deno/device-sdk/mqtt";
@@ -254,6 +277,8 @@ export class MqttTransport implements Transport {
   #writing = new Set<PendingPublish>();
   #pumping = false;
   #drained: (() => void) | undefined;
+  /** In-memory packets of the previous connection that the next one re-sends. */
+  #carry: CarriedPacket[] = [];
 
   /**
    * Creates an idle transport; nothing connects before {@link MqttTransport.connect}.
@@ -314,13 +339,17 @@ export class MqttTransport implements Transport {
 
   /**
    * Opens one MQTT session: asks the credentials provider, connects (TLS with the client
-   * certificate, client id `<realm>/<deviceId>`, no username, MQTT 3.1.1) and waits for CONNACK.
+   * certificate, client id `<realm>/<deviceId>`, no username, MQTT 3.1.1) and waits for CONNACK,
+   * then re-sends the packets left unacknowledged (`options.outgoing`, and in-memory ones of the
+   * previous connection) and waits for their acknowledgements.
    *
-   * @param options realm, device id, clean-session flag and abort signal
+   * @param options realm, device id, clean-session flag, outgoing persistence and abort signal
    * @returns the CONNACK session-present flag
-   * @throws {MqttConnectError} when the broker is unreachable, TLS fails or CONNACK refuses
+   * @throws {MqttConnectError} when the broker is unreachable, TLS fails, CONNACK refuses or the
+   * connection drops while re-sending
    * @throws {AstarteError} `invalid-state` when already connected or connecting; `aborted` when
-   * `disconnect()` cancels the attempt; the signal's reason when it is aborted
+   * `disconnect()` cancels the attempt; the signal's reason when it is aborted; `store-failed`
+   * when the outgoing persistence cannot be listed
    */
   async connect(options: TransportConnectOptions): Promise<TransportConnectResult> {
     if (this.#listener === undefined) {
@@ -342,9 +371,11 @@ export class MqttTransport implements Transport {
       signal.throwIfAborted();
       const credentials = await this.#fetchCredentials(signal);
       signal.throwIfAborted();
+      const initial = await this.#loadOutgoing(options);
+      signal.throwIfAborted();
       // #open switches the state to "connected" on CONNACK, so a loss right after it is
       // reported like any other.
-      return await this.#open(credentials, options, signal);
+      return await this.#open(credentials, options, signal, initial);
     } catch (error) {
       this.#state = "idle";
       throw error;
@@ -359,12 +390,19 @@ export class MqttTransport implements Transport {
    * @param topic full topic name
    * @param payload message body (copied)
    * @param qos 0, 1 or 2
+   * @param options `sampleId`: the stored sample this publish delivers; with an `outgoing`
+   * persistence the packet is persisted before it is written and removed on acknowledgement
    * @returns resolves on PUBACK (1), PUBCOMP (2) or once written to the socket (0)
    * @throws {AstarteError} `invalid-value` when the MQTT message would exceed 65 535 bytes;
    * `invalid-state` when not connected; `transport-failed` when the connection drops first
    * @throws {TypeError} for an invalid topic name; {RangeError} for an invalid QoS
    */
-  publish(topic: string, payload: Uint8Array, qos: QoS): Promise<void> {
+  publish(
+    topic: string,
+    payload: Uint8Array,
+    qos: QoS,
+    options?: PublishOptions,
+  ): Promise<void> {
     try {
       validateTopicName(topic);
       if (qos !== 0 && qos !== 1 && qos !== 2) {
@@ -387,7 +425,8 @@ export class MqttTransport implements Transport {
       return Promise.reject(error);
     }
     return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ topic, payload: Buffer.from(payload), qos, resolve, reject });
+      const sampleId = qos > 0 ? options?.sampleId : undefined;
+      this.#waiting.push({ topic, payload: Buffer.from(payload), qos, sampleId, resolve, reject });
       this.#pump();
     });
   }
@@ -546,10 +585,42 @@ export class MqttTransport implements Transport {
     }
   }
 
+  /** The packets the next connection re-sends first: persisted ones, then carried ones. */
+  async #loadOutgoing(options: TransportConnectOptions): Promise<CarriedPacket[]> {
+    // A clean session discards the broker's receiver state: nothing left to release.
+    if (options.cleanSession) this.#carry = [];
+    const persistence: OutgoingPersistence | undefined = options.outgoing;
+    if (persistence === undefined) return this.#carry;
+    let records;
+    try {
+      records = await persistence.list();
+    } catch (error) {
+      if (error instanceof AstarteError) throw error;
+      throw new AstarteError(
+        "store-failed",
+        `Cannot connect: cannot list unacknowledged packets: ${errorText(error)}`,
+        { cause: error },
+      );
+    }
+    const loaded: CarriedPacket[] = [];
+    for (const record of records) {
+      try {
+        const packet = decodeOutgoingPacket(record.packet, record.messageId);
+        loaded.push({ packet, sampleId: record.sampleId, persisted: true });
+      } catch (error) {
+        // Kept in the store (removing it would drop its sample), but it cannot be re-sent.
+        this.#options.logger?.warn("Skipping an unreadable persisted MQTT packet", error);
+      }
+    }
+    const ids = new Set(loaded.map((c) => c.packet.messageId));
+    return [...loaded, ...this.#carry.filter((c) => !ids.has(c.packet.messageId))];
+  }
+
   #open(
     credentials: MqttCredentials,
     options: TransportConnectOptions,
     signal: AbortSignal,
+    initial: CarriedPacket[],
   ): Promise<TransportConnectResult> {
     const { secure, host, port } = parseBrokerUrl(credentials.brokerUrl);
     const clientId = `${options.realm}/${options.deviceId}`;
@@ -597,6 +668,31 @@ export class MqttTransport implements Transport {
         return socket;
       };
 
+      const store = new OutgoingStore({
+        persistence: options.outgoing,
+        initial,
+        onPublishFailed: (messageId, tag) => {
+          // The PUBLISH was never written: withdraw it; its callback rejects with tag.error.
+          tag.error = new AstarteError(
+            "store-failed",
+            `Cannot persist an outgoing packet: ${errorText(tag.error)}`,
+            { cause: tag.error },
+          );
+          session.client?.removeOutgoingMessage(messageId);
+        },
+        onFatal: (error) => {
+          // A PUBREL that could not be persisted must not be written (a crash would then
+          // re-send the PUBLISH after the broker released it); end the connection instead.
+          session.error ??= new AstarteError(
+            "store-failed",
+            `Cannot persist an outgoing packet: ${errorText(error)}`,
+            { cause: error },
+          );
+          session.socket?.destroy();
+        },
+      });
+      session.store = store;
+
       // A fresh options object per connection: MQTT.js mutates the one it is given.
       const clientOptions: IClientOptions = {
         protocolVersion: 4,
@@ -608,6 +704,8 @@ export class MqttTransport implements Transport {
         reconnectPeriod: 0,
         resubscribe: false,
         queueQoSZero: false,
+        outgoingStore: store as unknown as IStore,
+        messageIdProvider: new UniqueMessageIdProvider(),
       };
       let client: MqttClient;
       try {
@@ -626,6 +724,12 @@ export class MqttTransport implements Transport {
       client.on("error", (error: Error) => {
         session.error ??= error;
         logger?.debug("MQTT client error", error);
+      });
+      client.on("packetreceive", (packet) => {
+        // MQTT.js emits "connect" only after re-sending the stored packets.
+        if (packet.cmd === "connack" && (packet.returnCode ?? 0) === 0) {
+          session.connackReceived = true;
+        }
       });
       client.on("connect", (connack) => {
         session.connackReceived = true;
@@ -689,6 +793,14 @@ export class MqttTransport implements Transport {
         { authFailure, returnCode, cause: error },
       );
     }
+    if (session.connackReceived) {
+      // The broker accepted us: this is no TLS or certificate problem.
+      const reason = error ? `: ${errorText(error)}` : "";
+      return new MqttConnectError(
+        `Cannot connect to ${brokerUrl}: the connection dropped while re-sending unacknowledged packets${reason}`,
+        { authFailure: false, cause: error },
+      );
+    }
     if (error && error.message === "connack timeout") {
       return new MqttConnectError(
         `Cannot connect to ${brokerUrl}: no CONNACK within ${this.#connectTimeoutMs} ms`,
@@ -747,6 +859,11 @@ export class MqttTransport implements Transport {
   /** Ends the MQTT client and waits for the socket to close. */
   async #close(session: Session, graceful: boolean): Promise<void> {
     session.closing = true;
+    // Before anything else: packets abandoned below keep their persisted records.
+    if (session.store) {
+      this.#carry = session.store.detach();
+      session.store = undefined;
+    }
     const client = session.client;
     if (client === undefined) {
       session.socket?.destroy();
@@ -825,21 +942,31 @@ export class MqttTransport implements Transport {
     }
     const set = p.qos > 0 ? this.#inFlight : this.#writing;
     set.add(p);
-    client.publish(p.topic, p.payload, { qos: p.qos, retain: false, dup: false }, (error) => {
-      // After a loss or a disconnect timeout the promise was already rejected.
-      if (!set.delete(p)) return;
-      if (error) {
-        p.reject(
-          new AstarteError(
-            "transport-failed",
-            `Publish on "${p.topic}" failed: ${errorText(error)}`,
-            { cause: error },
-          ),
-        );
-      } else {
-        p.resolve();
-      }
-      this.#pump();
-    });
+    const store = session.store;
+    const tag = p.qos > 0 ? store?.expect(p.sampleId) : undefined;
+    const write = () =>
+      client.publish(p.topic, p.payload, { qos: p.qos, retain: false, dup: false }, (error) => {
+        store?.forget(tag);
+        // After a loss or a disconnect timeout the promise was already rejected.
+        if (!set.delete(p)) return;
+        if (tag?.error instanceof AstarteError) {
+          p.reject(tag.error);
+        } else if (error) {
+          p.reject(
+            new AstarteError(
+              "transport-failed",
+              `Publish on "${p.topic}" failed: ${errorText(error)}`,
+              { cause: error },
+            ),
+          );
+        } else {
+          p.resolve();
+        }
+        this.#pump();
+      });
+    // QoS 1/2 packets may wait for a durable write before MQTT.js sends them: a QoS 0 packet
+    // waits for those called before it, so that publishes leave in call order.
+    if (p.qos === 0 && store) store.afterStored(write);
+    else write();
   }
 }

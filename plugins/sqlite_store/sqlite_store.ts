@@ -6,14 +6,16 @@
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
 import { AstarteError } from "../../src/errors.ts";
 import type { Ownership, QoS } from "../../src/interface.ts";
-import type {
-  NewRetainedSample,
-  OutgoingRecord,
-  PropertyRecord,
-  PropertyState,
-  RetainedSample,
-  Store,
-  StoredCredentials,
+import {
+  assertOutgoingRecord,
+  assertSampleLimit,
+  type NewRetainedSample,
+  type OutgoingRecord,
+  type PropertyRecord,
+  type PropertyState,
+  type RetainedSample,
+  type Store,
+  type StoredCredentials,
 } from "../../src/store.ts";
 import { isDamage, moveAside, openDatabase, prepareFile, storeError } from "./_open.ts";
 
@@ -101,7 +103,7 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #sql: Statements;
   #pending: PendingWrite[] = [];
-  #scheduled = false;
+  #scheduled: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
   private constructor(path: string, db: DatabaseSync, corruption: AstarteError[]) {
@@ -239,12 +241,10 @@ export class SqliteStore implements Store {
    * @throws {RangeError} (as a rejection) when `limit` is negative or not an integer
    */
   listSamples(limit: number): Promise<RetainedSample[]> {
-    if (!(Number.isInteger(limit) && limit >= 0) && limit !== Infinity) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot list samples: limit must be a non-negative integer or Infinity, got ${limit}`,
-        ),
-      );
+    try {
+      assertSampleLimit(limit);
+    } catch (err) {
+      return Promise.reject(err);
     }
     return this.#read(
       "list samples",
@@ -282,7 +282,7 @@ export class SqliteStore implements Store {
    */
   putOutgoing(record: OutgoingRecord): Promise<void> {
     try {
-      checkOutgoing(record);
+      assertOutgoingRecord(record);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -385,18 +385,17 @@ export class SqliteStore implements Store {
     if (this.#closed) return Promise.reject(this.#closedError(action));
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ action, run, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        // A microtask later, every write called in the current synchronous run (and in
-        // microtasks queued before this one) is in the batch.
-        queueMicrotask(() => this.#flush());
-      }
+      // A macrotask later, every write called meanwhile is in the batch. Not a microtask:
+      // node:sqlite is synchronous, and resolving in a microtask would let a tight loop of
+      // awaited writes starve the event loop (the network never got a turn).
+      this.#scheduled ??= setTimeout(() => this.#flush(), 0);
     });
   }
 
   // Runs the queued writes in one transaction. Never throws: outcomes go to the callers.
   #flush(): void {
-    this.#scheduled = false;
+    clearTimeout(this.#scheduled);
+    this.#scheduled = undefined;
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
@@ -521,24 +520,6 @@ function toOutgoing(row: Row): OutgoingRecord {
   return row.sample_id === null
     ? { messageId, packet }
     : { messageId, packet, sampleId: Number(row.sample_id) };
-}
-
-function checkOutgoing(record: OutgoingRecord): void {
-  const { messageId, packet, sampleId } = record;
-  // MQTT 3.1.1 section 2.3.1: packet ids of QoS 1/2 publishes are non-zero 16-bit integers.
-  if (!Number.isInteger(messageId) || messageId < 1 || messageId > 0xffff) {
-    throw new RangeError(
-      `Cannot put outgoing record: messageId must be an integer in 1..65535, got ${messageId}`,
-    );
-  }
-  if (sampleId !== undefined && !(Number.isSafeInteger(sampleId) && sampleId >= 0)) {
-    throw new RangeError(
-      `Cannot put outgoing record ${messageId}: sampleId must be a non-negative integer, got ${sampleId}`,
-    );
-  }
-  if (!(packet instanceof Uint8Array)) {
-    throw new TypeError(`Cannot put outgoing record ${messageId}: packet must be a Uint8Array`);
-  }
 }
 
 function toSample(row: Row): RetainedSample {

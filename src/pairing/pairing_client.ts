@@ -4,72 +4,14 @@
  *
  * @module
  */
-import { AstarteError } from "../errors.ts";
 import { assertDeviceId, assertRealmName } from "./device_id.ts";
 import { CERTIFICATE_PEM_LABEL, CSR_PEM_LABEL, isSinglePemBlock } from "./certificate.ts";
+import { PairingError } from "./pairing_error.ts";
+import { isRecord, parseBrokerUrl, parsePairingTimestamp } from "./_parse.ts";
+import { abortableSleep, sendWithRetry } from "./_request.ts";
 
-/** Which Pairing failure a {@link PairingError} reports. */
-export type PairingErrorKind =
-  /** HTTP 401: missing or invalid JWT / credentials secret header. */
-  | "unauthorized"
-  /** HTTP 403: wrong credentials secret, JWT without the right `a_pa`, or unknown realm. */
-  | "forbidden"
-  /** HTTP 404: unknown device. */
-  | "not-found"
-  /** HTTP 422 `Device already registered`: the device already requested a certificate. */
-  | "already-registered"
-  /** Any other 4xx (validation errors of the request body). */
-  | "invalid-request"
-  /** HTTP 5xx, after the retries were used up. */
-  | "server-error"
-  /** The request could not be sent or the response not read, after the retries. */
-  | "network"
-  /** A success response that does not have the documented shape, or an unexpected status. */
-  | "invalid-response";
-
-/** Options of {@link PairingError}. */
-export interface PairingErrorOptions extends ErrorOptions {
-  /** HTTP status, when a response was received. */
-  readonly status?: number;
-}
-
-/**
- * A Pairing API call failed. `kind` says how; only `server-error` and `network` are worth
- * retrying later (the client already retried them with back-off). Messages never contain the
- * JWT, the credentials secret or a private key.
- *
- * @example
- * ```ts
- * import { PairingError } from "@astarte-deno/device-sdk";
- * const err = new PairingError("already-registered", "Device already registered", { status: 422 });
- * console.assert(err.code === "pairing-failed" && !err.retryable);
- * ```
- */
-export class PairingError extends AstarteError {
-  /** How the call failed. */
-  readonly kind: PairingErrorKind;
-  /** HTTP status, when a response was received. */
-  readonly status: number | undefined;
-
-  /**
-   * Creates a Pairing error.
-   *
-   * @param kind how the call failed
-   * @param message what was attempted and why it failed
-   * @param options HTTP status and cause
-   */
-  constructor(kind: PairingErrorKind, message: string, options: PairingErrorOptions = {}) {
-    super("pairing-failed", message, options);
-    this.name = "PairingError";
-    this.kind = kind;
-    this.status = options.status;
-  }
-
-  /** Whether trying again later may succeed (`server-error` or `network`). */
-  get retryable(): boolean {
-    return this.kind === "server-error" || this.kind === "network";
-  }
-}
+export { PairingError, type PairingErrorKind, type PairingErrorOptions } from "./pairing_error.ts";
+export { parseBrokerUrl, parsePairingTimestamp } from "./_parse.ts";
 
 /** Retry policy for 5xx and network failures. */
 export interface PairingRetryOptions {
@@ -413,7 +355,7 @@ export class PairingClient implements Disposable {
   }
 
   /** One API call with retries; resolves with the `data` object of a 2xx response. */
-  async #call(
+  #call(
     what: string,
     method: "GET" | "POST",
     segments: readonly string[],
@@ -421,111 +363,14 @@ export class PairingClient implements Disposable {
     body: unknown,
     signal: AbortSignal | undefined,
   ): Promise<Record<string, unknown>> {
-    const url = this.#url(segments);
-    const headers = new Headers({ accept: "application/json", authorization: `Bearer ${token}` });
-    if (body !== undefined) headers.set("content-type", "application/json");
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const secrets = [token];
-    let lastError: PairingError | undefined;
-    for (let attempt = 1; attempt <= this.#retry.maxAttempts; attempt++) {
-      if (attempt > 1) await this.#sleep(this.#delay(attempt - 2), signal);
-      signal?.throwIfAborted();
-      let status: number;
-      let text: string;
-      try {
-        const response = await fetch(url, {
-          method,
-          headers,
-          body: payload,
-          signal,
-          // Never follow: a redirect would carry the bearer token to wherever it points.
-          redirect: "manual",
-          ...(this.#httpClient && { client: this.#httpClient }),
-        });
-        status = response.status;
-        text = await response.text();
-      } catch (err) {
-        signal?.throwIfAborted();
-        lastError = new PairingError(
-          "network",
-          `Cannot ${what}: network error: ${clip(redact(errorText(err), secrets))}`,
-          { cause: err },
-        );
-        continue;
-      }
-      if (status >= 200 && status < 300) return parseData(what, status, text);
-      const error = statusError(what, status, clip(redact(errorDetail(text), secrets)));
-      if (!error.retryable) throw error;
-      lastError = error;
-    }
-    throw lastError!;
+    return sendWithRetry({ what, method, url: this.#url(segments), token, body, signal }, {
+      retry: this.#retry,
+      sleep: this.#sleep,
+      random: this.#random,
+      // Read on each attempt, as close() may run while a call is retrying.
+      httpClient: () => this.#httpClient,
+    });
   }
-
-  /** Back-off before retry number `retry` (0-based): capped exponential, "equal jitter". */
-  #delay(retry: number): number {
-    const { initialDelayMs, maxDelayMs } = this.#retry;
-    const base = Math.min(maxDelayMs, initialDelayMs * 2 ** retry);
-    return Math.round(base / 2 + this.#random() * (base / 2));
-  }
-}
-
-/**
- * Parses the `broker_url` of the device info response. Accepts the `mqtts` and `ssl` schemes,
- * with or without a trailing `/`; the port is mandatory (as in the reference SDKs).
- *
- * @param text the URL as sent by Pairing, e.g. `mqtts://broker.example.com:8883/`
- * @returns host, port and the normalised `mqtts://host:port` URL
- * @throws {TypeError} when the URL is unparsable, has another scheme, or lacks a port
- *
- * @example
- * ```ts
- * import { parseBrokerUrl } from "./pairing_client.ts";
- * const broker = parseBrokerUrl("ssl://broker.example.com:8883/");
- * console.assert(broker.url === "mqtts://broker.example.com:8883" && broker.port === 8883);
- * ```
- */
-export function parseBrokerUrl(text: string): BrokerAddress {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new TypeError(`Invalid broker URL ${JSON.stringify(text)}: not a URL`);
-  }
-  const scheme = url.protocol.slice(0, -1).toLowerCase();
-  if (scheme !== "mqtts" && scheme !== "ssl") {
-    throw new TypeError(
-      `Invalid broker URL ${JSON.stringify(text)}: scheme "${scheme}" is not mqtts or ssl`,
-    );
-  }
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  if (host === "") throw new TypeError(`Invalid broker URL ${JSON.stringify(text)}: no host`);
-  const port = Number(url.port);
-  if (url.port === "" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TypeError(`Invalid broker URL ${JSON.stringify(text)}: missing or invalid port`);
-  }
-  return { url: `mqtts://${url.host}`, host, port };
-}
-
-/**
- * Parses a timestamp of the verify response. The server renders `YYYY-MM-DD HH:MM:SS.mmmZ`
- * (space, not `T`) while its OpenAPI schema says integer (spec 12 item 8): both are accepted,
- * integers as ms since the epoch.
- *
- * @param value the JSON value
- * @returns the date, or `undefined` when absent or unparsable
- */
-export function parsePairingTimestamp(value: unknown): Date | undefined {
-  if (typeof value === "number") {
-    return Number.isSafeInteger(value) ? new Date(value) : undefined;
-  }
-  if (typeof value !== "string") return undefined;
-  const match = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$/i
-    .exec(value.trim());
-  if (match === null) return undefined;
-  const [, day, time, fraction = "0", zone = "Z"] = match;
-  const ms = fraction.padEnd(3, "0").slice(0, 3);
-  const date = new Date(`${day}T${time}.${ms}${zone.toUpperCase()}`);
-  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 function introspectionBody(introspection: InitialIntrospection): Record<string, unknown> {
@@ -540,90 +385,4 @@ function introspectionBody(introspection: InitialIntrospection): Record<string, 
     out[name] = { major, minor };
   }
   return out;
-}
-
-function parseData(what: string, status: number, text: string): Record<string, unknown> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new PairingError("invalid-response", `Cannot ${what}: response is not JSON`, {
-      status,
-    });
-  }
-  if (!isRecord(json) || !isRecord(json.data)) {
-    throw new PairingError("invalid-response", `Cannot ${what}: response has no "data" object`, {
-      status,
-    });
-  }
-  return json.data;
-}
-
-function statusError(what: string, status: number, detail: string): PairingError {
-  const suffix = detail === "" ? "" : `: ${detail}`;
-  const message = `Cannot ${what}: HTTP ${status}${suffix}`;
-  let kind: PairingErrorKind;
-  if (status === 401) kind = "unauthorized";
-  else if (status === 403) kind = "forbidden";
-  else if (status === 404) kind = "not-found";
-  else if (status === 422 && /already registered/i.test(detail)) kind = "already-registered";
-  else if (status >= 400 && status < 500) kind = "invalid-request";
-  else if (status >= 500 && status < 600) kind = "server-error";
-  else kind = "invalid-response";
-  return new PairingError(kind, message, { status });
-}
-
-/** Text of a Pairing error body: `errors.detail`, or `field: message; ...` for validation. */
-function errorDetail(text: string): string {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return "";
-  }
-  if (!isRecord(json) || !isRecord(json.errors)) return "";
-  const { errors } = json;
-  if (typeof errors.detail === "string") return errors.detail;
-  const parts = Object.entries(errors).map(([field, messages]) =>
-    `${field} ${Array.isArray(messages) ? messages.map(String).join(", ") : String(messages)}`
-  );
-  return parts.join("; ");
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.replaceAll(secret, "[redacted]");
-  }
-  return out;
-}
-
-function clip(text: string): string {
-  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
