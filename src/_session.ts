@@ -207,7 +207,11 @@ export class Session {
           signal: this.#attempt.signal,
           outgoing: this.#w.store.persistent ? this.#outgoing : undefined,
         });
-        if (!this.#wanted) break;
+        if (!this.#wanted) {
+          // disconnect() ran while the broker was accepting us: close what just opened.
+          await this.#w.transport.disconnect({ timeoutMs: 0 }).catch(() => {});
+          break;
+        }
         this.#state = "handshaking";
         this.#handshook = false;
         const fullSync = await this.#race(this.#handshake(sessionPresent), lost);
