@@ -5,21 +5,11 @@
  * @module
  */
 import type { Codec, EncodedSample, SampleInput } from "../codec.ts";
-import { type AstarteErrorCode, ValidationError } from "../errors.ts";
+import { assertDeviceInterface, refuse } from "./_checks.ts";
 import type { Interface, Mapping } from "../interface.ts";
 import { encodeIndividualPayload, encodeObjectPayload, type ObjectEntry } from "../bson.ts";
 import { validateIndividual, validateObject } from "../validate.ts";
 import type { AstarteObject, AstarteValue } from "../values.ts";
-
-function refuse(
-  interfaceName: string,
-  path: string,
-  code: AstarteErrorCode,
-  expected: string,
-  rule: string,
-): never {
-  throw new ValidationError({ interfaceName, path, expected, rule, code });
-}
 
 /**
  * Resolves, validates and encodes device-owned samples in TypeScript (BSON through `npm:bson`).
@@ -69,24 +59,7 @@ export class TsCodec implements Codec {
 
   #deviceInterface(interfaceName: string, path: string): Interface {
     const iface = this.#interfaces.get(interfaceName);
-    if (iface === undefined) {
-      refuse(
-        interfaceName,
-        path,
-        "interface-not-found",
-        "an interface of the device",
-        "the interface is not in the introspection",
-      );
-    }
-    if (iface.ownership !== "device") {
-      refuse(
-        interfaceName,
-        path,
-        "invalid-value",
-        "a device-owned interface",
-        "interface is server-owned",
-      );
-    }
+    assertDeviceInterface(iface, interfaceName, path);
     return iface;
   }
 

@@ -6,7 +6,8 @@
  * @module
  */
 import type { Codec, EncodedSample, SampleInput } from "../codec.ts";
-import { type AstarteErrorCode, ValidationError } from "../errors.ts";
+import { ValidationError } from "../errors.ts";
+import { assertDeviceInterface, refuse } from "./_checks.ts";
 import type { Interface, Mapping } from "../interface.ts";
 import { validateIndividual, validateObject } from "../validate.ts";
 import type { AstarteObject, AstarteValue } from "../values.ts";
@@ -92,16 +93,6 @@ const VALUE_RULES: Readonly<Record<number, string>> = {
   18: "a zero-length blob without a timestamp would be read as an unset by the server",
   19: "the mapping is required but the key is missing",
 };
-
-function refuse(
-  interfaceName: string,
-  path: string,
-  code: AstarteErrorCode,
-  expected: string,
-  rule: string,
-): never {
-  throw new ValidationError({ interfaceName, path, expected, rule, code });
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;
@@ -269,25 +260,8 @@ export class WasmCodec implements Codec {
 
   #deviceEntry(interfaceName: string, path: string): Entry {
     const entry = this.#entries.get(interfaceName);
-    if (entry === undefined) {
-      refuse(
-        interfaceName,
-        path,
-        "interface-not-found",
-        "an interface of the device",
-        "the interface is not in the introspection",
-      );
-    }
-    if (entry.iface.ownership !== "device") {
-      refuse(
-        interfaceName,
-        path,
-        "invalid-value",
-        "a device-owned interface",
-        "interface is server-owned",
-      );
-    }
-    return entry;
+    assertDeviceInterface(entry?.iface, interfaceName, path);
+    return entry as Entry;
   }
 
   #individual(
