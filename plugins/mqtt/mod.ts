@@ -10,14 +10,12 @@
  *
  * @module
  */
-export {
-  MAX_MQTT_MESSAGE_BYTES,
-  MqttConnectError,
-  type MqttCredentials,
-  type MqttCredentialsProvider,
-  type MqttCredentialsRequest,
-  mqttPublishSize,
-  MqttTransport,
-  type MqttTransportLogger,
-  type MqttTransportOptions,
-} from "./mqtt_transport.ts";
+export { MqttConnectError } from "./mqtt_connect_error.ts";
+export type {
+  MqttCredentials,
+  MqttCredentialsProvider,
+  MqttCredentialsRequest,
+} from "./mqtt_credentials.ts";
+export { MAX_MQTT_MESSAGE_BYTES, mqttPublishSize } from "./mqtt_publish_size.ts";
+export { MqttTransport } from "./mqtt_transport.ts";
+export type { MqttTransportLogger, MqttTransportOptions } from "./mqtt_transport_options.ts";

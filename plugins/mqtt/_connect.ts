@@ -1,0 +1,262 @@
+/**
+ * Opening one MQTT connection of {@link MqttTransport}: the broker URL, the TLS socket, the
+ * MQTT.js client and its outgoing store, then the wait for CONNACK (and for the re-sent
+ * packets), and the classification of a failed attempt. Private to the MQTT plugin.
+ *
+ * @module
+ */
+import type { Buffer } from "node:buffer";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import {
+  type IClientOptions,
+  type IPublishPacket,
+  type IStore,
+  MqttClient,
+  UniqueMessageIdProvider,
+} from "mqtt";
+import { AstarteError } from "../../src/errors.ts";
+import type { QoS } from "../../src/interface.ts";
+import type {
+  TransportConnectOptions,
+  TransportConnectResult,
+  TransportMessage,
+} from "../../src/transport.ts";
+import type { MqttCredentials } from "./mqtt_credentials.ts";
+import { MqttConnectError } from "./mqtt_connect_error.ts";
+import type { MqttTransportOptions } from "./mqtt_transport_options.ts";
+import { connectFailure, errorText } from "./_errors.ts";
+import { type CarriedPacket, OutgoingStore } from "./_outgoing_store.ts";
+import type { Session } from "./_session.ts";
+import type { Settings } from "./_settings.ts";
+
+/** Where a broker URL points. */
+export interface BrokerAddress {
+  readonly secure: boolean;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Parses a broker URL (`mqtts`/`ssl` for TLS, `mqtt`/`tcp` for plain TCP).
+ *
+ * @param url the broker URL of the credentials
+ * @returns TLS flag, host (IPv6 without brackets) and port (default 8883 or 1883)
+ * @throws {AstarteError} `transport-failed` for an unparsable URL, another scheme or no host
+ */
+export function parseBrokerUrl(url: string): BrokerAddress {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new AstarteError("transport-failed", `Invalid broker URL "${url}"`, { cause });
+  }
+  const scheme = parsed.protocol.replace(/:$/, "");
+  const secure = scheme === "mqtts" || scheme === "ssl";
+  if (!secure && scheme !== "mqtt" && scheme !== "tcp") {
+    throw new AstarteError(
+      "transport-failed",
+      `Invalid broker URL "${url}": scheme must be mqtts, ssl, mqtt or tcp`,
+    );
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (host === "") {
+    throw new AstarteError("transport-failed", `Invalid broker URL "${url}": no host`);
+  }
+  const port = parsed.port === "" ? (secure ? 8883 : 1883) : Number(parsed.port);
+  return { secure, host, port };
+}
+
+/** What {@link openSession} needs besides the session. */
+export interface OpenSessionOptions {
+  readonly address: BrokerAddress;
+  readonly credentials: MqttCredentials;
+  /** Realm, device id, clean-session flag and outgoing persistence of this attempt. */
+  readonly connect: TransportConnectOptions;
+  /** Packets to re-send first, in order. */
+  readonly initial: readonly CarriedPacket[];
+  readonly signal: AbortSignal;
+  /** The transport's options (CA, certificate check, logger). */
+  readonly transport: MqttTransportOptions;
+  /** Keep-alive and CONNACK timeout. */
+  readonly settings: Settings;
+}
+
+/** How {@link openSession} reports to the transport. */
+export interface SessionHooks {
+  /** CONNACK accepted and leftovers re-sent: called just before the attempt resolves. */
+  connected(): void;
+  /** A message arrived (a throw is logged). */
+  message(message: TransportMessage): void;
+  /** The connection closed after the attempt resolved. */
+  closed(): void;
+  /** The attempt failed: forget and close the session; the attempt rejects once this settles. */
+  abandon(): Promise<void>;
+  /** The attempt failed in a way that renewing the client certificate may fix. */
+  authFailed(): void;
+}
+
+/**
+ * Connects `session` (TLS with the client certificate, client id `<realm>/<deviceId>`, no
+ * username, MQTT 3.1.1, no automatic reconnection or re-subscription) and waits for CONNACK and
+ * for the acknowledgements of the re-sent packets.
+ *
+ * @param session a fresh session, already the transport's current one
+ * @param options address, credentials, connect options, packets to re-send, signal, settings
+ * @param hooks how events reach the transport
+ * @returns the CONNACK session-present flag
+ * @throws {MqttConnectError} when the client cannot be created, or the connection closes first
+ * (rejection); the signal's reason when it is aborted first
+ */
+export function openSession(
+  session: Session,
+  options: OpenSessionOptions,
+  hooks: SessionHooks,
+): Promise<TransportConnectResult> {
+  const { address, credentials, connect, signal } = options;
+  const clientId = `${connect.realm}/${connect.deviceId}`;
+  const logger = options.transport.logger;
+
+  return new Promise<TransportConnectResult>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      // Reject only once the socket is gone, so a caller that stops here leaks nothing.
+      void hooks.abandon().then(() => reject(error));
+    };
+    const onAbort = (): void => fail(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+
+    const streamBuilder = (): net.Socket => {
+      const { secure, host, port } = address;
+      const socket = secure
+        ? tls.connect(tlsOptions(address, credentials, options.transport))
+        : net.connect({
+          host,
+          port,
+        });
+      session.socket = socket;
+      socket.on("error", (error: Error) => session.error ??= error);
+      if (secure) socket.once("secureConnect", () => session.secureConnected = true);
+      socket.once("close", () => session.markClosed());
+      return socket;
+    };
+
+    const store = new OutgoingStore({
+      persistence: connect.outgoing,
+      initial: options.initial,
+      onPublishFailed: (messageId, tag) => {
+        // The PUBLISH was never written: withdraw it; its callback rejects with tag.error.
+        tag.error = new AstarteError(
+          "store-failed",
+          `Cannot persist an outgoing packet: ${errorText(tag.error)}`,
+          { cause: tag.error },
+        );
+        session.client?.removeOutgoingMessage(messageId);
+      },
+      onFatal: (error) => {
+        // A PUBREL that could not be persisted must not be written (a crash would then
+        // re-send the PUBLISH after the broker released it); end the connection instead.
+        session.error ??= new AstarteError(
+          "store-failed",
+          `Cannot persist an outgoing packet: ${errorText(error)}`,
+          { cause: error },
+        );
+        session.socket?.destroy();
+      },
+    });
+    session.store = store;
+
+    // A fresh options object per connection: MQTT.js mutates the one it is given.
+    const clientOptions: IClientOptions = {
+      protocolVersion: 4,
+      protocolId: "MQTT",
+      clientId,
+      clean: connect.cleanSession,
+      keepalive: options.settings.keepAlive,
+      connectTimeout: options.settings.connectTimeoutMs,
+      reconnectPeriod: 0,
+      resubscribe: false,
+      queueQoSZero: false,
+      outgoingStore: store as unknown as IStore,
+      messageIdProvider: new UniqueMessageIdProvider(),
+    };
+    let client: MqttClient;
+    try {
+      client = new MqttClient(streamBuilder, clientOptions);
+    } catch (error) {
+      fail(
+        new MqttConnectError(`Cannot connect to ${credentials.brokerUrl}: ${errorText(error)}`, {
+          authFailure: false,
+          cause: error,
+        }),
+      );
+      return;
+    }
+    session.client = client;
+
+    client.on("error", (error: Error) => {
+      session.error ??= error;
+      logger?.debug("MQTT client error", error);
+    });
+    client.on("packetreceive", (packet) => {
+      // MQTT.js emits "connect" only after re-sending the stored packets.
+      if (packet.cmd === "connack" && (packet.returnCode ?? 0) === 0) {
+        session.connackReceived = true;
+      }
+    });
+    client.on("connect", (connack) => {
+      session.connackReceived = true;
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      hooks.connected();
+      logger?.debug(`MQTT connected to ${credentials.brokerUrl}`, {
+        sessionPresent: connack.sessionPresent,
+      });
+      resolve({ sessionPresent: connack.sessionPresent === true });
+    });
+    client.on("message", (topic: string, payload: Buffer, packet: IPublishPacket) => {
+      try {
+        hooks.message({ topic, payload: new Uint8Array(payload), qos: packet.qos as QoS });
+      } catch (error) {
+        logger?.warn("Transport listener onMessage threw", error);
+      }
+    });
+    client.on("close", () => {
+      if (!settled) {
+        const timeoutMs = options.settings.connectTimeoutMs;
+        const failure = connectFailure(session, credentials.brokerUrl, timeoutMs);
+        if (failure.authFailure) hooks.authFailed();
+        fail(failure);
+      } else {
+        hooks.closed();
+      }
+    });
+  });
+}
+
+function tlsOptions(
+  address: BrokerAddress,
+  credentials: MqttCredentials,
+  transport: MqttTransportOptions,
+): tls.ConnectionOptions {
+  const { host, port } = address;
+  const options: tls.ConnectionOptions = {
+    host,
+    port,
+    cert: credentials.certificatePem,
+    key: credentials.privateKeyPem,
+    rejectUnauthorized: transport.insecureSkipVerify !== true,
+    minVersion: "TLSv1.2",
+  };
+  // SNI takes host names only.
+  if (net.isIP(host) === 0) options.servername = host;
+  // No `ca` key at all unless configured: Deno then applies its own trust store.
+  if (transport.ca !== undefined) {
+    options.ca = typeof transport.ca === "string" ? transport.ca : [...transport.ca];
+  }
+  return options;
+}
