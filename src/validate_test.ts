@@ -253,7 +253,7 @@ Deno.test("validateValue() accepts exactly what an independent oracle of spec 5.
         assert(err instanceof ValidationError, `unexpected error ${err}`);
         accepted = false;
       }
-      assertStrictEquals(accepted, oracle(type, value), `${type} ${String(value)}`);
+      assertStrictEquals(accepted, oracle(type, value), `${type} ${Deno.inspect(value)}`);
     }),
     { numRuns: 2000 },
   );
