@@ -216,7 +216,7 @@ export class Device implements AsyncDisposable {
       onDisconnected: (reason) => this.#disconnected.emit(reason),
       report: (error) => this.#report(error),
     });
-    for (const json of options.interfaces ?? []) this.#addLocal(toInterface(json));
+    for (const json of options.interfaces ?? []) this.#addLocal(parseInterface(json));
   }
 
   /** Current connection state. */
@@ -322,7 +322,7 @@ export class Device implements AsyncDisposable {
    * @throws {InterfaceError} synchronously when the document is invalid
    */
   addInterface(json: unknown): Promise<void> {
-    const iface = toInterface(json);
+    const iface = parseInterface(json);
     const previous = this.#interfaces.get(iface.name);
     this.#addLocal(iface);
     const done = this.#session.introspectionChanged({ added: iface, previous });
@@ -540,12 +540,6 @@ export class Device implements AsyncDisposable {
 /** Largest MQTT message (fixed header included) the Astarte broker accepts (spec 4.1). */
 const MAX_MESSAGE_BYTES = 65_535;
 const UTF8 = new TextEncoder();
-
-function toInterface(json: unknown): Interface {
-  return json instanceof Object && "introspectionEntry" in json
-    ? json as Interface
-    : parseInterface(json);
-}
 
 function toDirUrl(dir: string | URL): URL {
   if (dir instanceof URL) return dir.href.endsWith("/") ? dir : new URL(dir.href + "/");

@@ -357,11 +357,12 @@ export class Interface {
  * assertEquals(mapping?.qos, 2);
  * ```
  *
- * @param json the document, as an object or as JSON text
+ * @param json the document, as an object or as JSON text (an `Interface` is returned as is)
  * @returns the validated, immutable interface
  * @throws {InterfaceError} when the document breaks a rule; the error names the interface (when
  * known), the JSON field (e.g. `mappings[3].reliability`), the endpoint and the rule
  */
 export function parseInterface(json: unknown): Interface {
-  return new Interface(json);
+  // An already parsed interface is immutable: hand it back instead of parsing it again.
+  return json instanceof Interface ? json : new Interface(json);
 }

@@ -1023,3 +1023,15 @@ Deno.test("Interface.resolve() does not depend on mapping order", () => {
     assertEquals(reversed.resolve(path), MIXED.resolve(path), path);
   }
 });
+
+Deno.test("parseInterface() hands back an already parsed Interface unchanged", () => {
+  const iface = parseInterface({
+    interface_name: "org.example.Again",
+    version_major: 1,
+    version_minor: 0,
+    type: "datastream",
+    ownership: "device",
+    mappings: [{ endpoint: "/v", type: "double" }],
+  });
+  assertStrictEquals(parseInterface(iface), iface);
+});

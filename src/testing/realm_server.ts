@@ -125,9 +125,7 @@ export class RealmServer {
 
   /** Installs (or replaces) an interface in the realm. */
   installInterface(json: unknown): Interface {
-    const iface = json instanceof Object && "introspectionEntry" in json
-      ? json as Interface
-      : parseInterface(json);
+    const iface = parseInterface(json);
     this.#interfaces.set(`${iface.name}:${iface.major}`, iface);
     return iface;
   }
