@@ -6,7 +6,7 @@
  */
 import type { Codec, EncodedSample, SampleInput } from "../codec.ts";
 import { assertDeviceInterface, refuse } from "./_checks.ts";
-import type { Interface, Mapping } from "../interface.ts";
+import type { Aggregation, Interface, Mapping } from "../interface.ts";
 import { encodeIndividualPayload, encodeObjectPayload, type ObjectEntry } from "../bson.ts";
 import { validateIndividual, validateObject } from "../validate.ts";
 import type { AstarteObject, AstarteValue } from "../values.ts";
@@ -57,9 +57,9 @@ export class TsCodec implements Codec {
     this.#interfaces.delete(name);
   }
 
-  #deviceInterface(interfaceName: string, path: string): Interface {
+  #deviceInterface(interfaceName: string, path: string, aggregation: Aggregation): Interface {
     const iface = this.#interfaces.get(interfaceName);
-    assertDeviceInterface(iface, interfaceName, path);
+    assertDeviceInterface(iface, interfaceName, path, aggregation);
     return iface;
   }
 
@@ -79,16 +79,7 @@ export class TsCodec implements Codec {
     value: AstarteValue,
     timestamp?: Date,
   ): EncodedSample {
-    const iface = this.#deviceInterface(interfaceName, path);
-    if (iface.aggregation !== "individual") {
-      refuse(
-        interfaceName,
-        path,
-        "invalid-value",
-        "an individual interface",
-        "the interface is object-aggregated: send an object on the object path",
-      );
-    }
+    const iface = this.#deviceInterface(interfaceName, path, "individual");
     const mapping = this.#resolveMapping(iface, path);
     validateIndividual(iface.type, mapping, value, timestamp, { interfaceName, path });
     return {
@@ -116,16 +107,7 @@ export class TsCodec implements Codec {
     value: AstarteObject,
     timestamp?: Date,
   ): EncodedSample {
-    const iface = this.#deviceInterface(interfaceName, path);
-    if (iface.aggregation !== "object") {
-      refuse(
-        interfaceName,
-        path,
-        "invalid-value",
-        "an object-aggregated interface",
-        "the interface is individual: send each value on its own path",
-      );
-    }
+    const iface = this.#deviceInterface(interfaceName, path, "object");
     const mappings = this.#resolveObject(iface, path);
     validateObject(mappings, value, timestamp, { interfaceName, path });
     const keys = Object.keys(value);

@@ -8,7 +8,7 @@
 import type { Codec, EncodedSample, SampleInput } from "../codec.ts";
 import { ValidationError } from "../errors.ts";
 import { assertDeviceInterface, refuse } from "./_checks.ts";
-import type { Interface, Mapping } from "../interface.ts";
+import type { Aggregation, Interface, Mapping } from "../interface.ts";
 import { validateIndividual, validateObject } from "../validate.ts";
 import type { AstarteObject, AstarteValue } from "../values.ts";
 import {
@@ -197,16 +197,7 @@ export class WasmCodec implements Codec {
     value: AstarteValue,
     timestamp?: Date,
   ): EncodedSample {
-    const entry = this.#deviceEntry(interfaceName, path);
-    if (entry.iface.aggregation !== "individual") {
-      refuse(
-        interfaceName,
-        path,
-        "invalid-value",
-        "an individual interface",
-        "the interface is object-aggregated: send an object on the object path",
-      );
-    }
+    const entry = this.#deviceEntry(interfaceName, path, "individual");
     return this.#individual(entry, path, value, timestamp);
   }
 
@@ -227,16 +218,7 @@ export class WasmCodec implements Codec {
     value: AstarteObject,
     timestamp?: Date,
   ): EncodedSample {
-    const entry = this.#deviceEntry(interfaceName, path);
-    if (entry.iface.aggregation !== "object") {
-      refuse(
-        interfaceName,
-        path,
-        "invalid-value",
-        "an object-aggregated interface",
-        "the interface is individual: send each value on its own path",
-      );
-    }
+    const entry = this.#deviceEntry(interfaceName, path, "object");
     return this.#object(entry, path, value, timestamp);
   }
 
@@ -258,9 +240,9 @@ export class WasmCodec implements Codec {
     return out;
   }
 
-  #deviceEntry(interfaceName: string, path: string): Entry {
+  #deviceEntry(interfaceName: string, path: string, aggregation: Aggregation): Entry {
     const entry = this.#entries.get(interfaceName);
-    assertDeviceInterface(entry?.iface, interfaceName, path);
+    assertDeviceInterface(entry?.iface, interfaceName, path, aggregation);
     return entry as Entry;
   }
 
