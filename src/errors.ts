@@ -37,7 +37,23 @@ export type AstarteErrorCode =
   /** A queued sample was dropped (expired, queue overflow or interface removed). */
   | "sample-dropped"
   /** The operation was aborted through an `AbortSignal` or by `disconnect()`. */
-  | "aborted";
+  | "aborted"
+  /** A wait bounded by a `timeout` option ran out (e.g. `connect({ timeout })`). */
+  | "timeout"
+  /** A send needs `connect()` to have been called at least once (e.g. `discard` retention). */
+  | "not-connected"
+  /** Samples with `discard` retention were dropped while offline (one report per offline period). */
+  | "sample-discarded"
+  /** The TLS handshake with the broker or the Pairing API failed (e.g. certificate not trusted). */
+  | "tls-failed"
+  /** Incoming data was dropped: a bounded buffer overflowed or a packet exceeded the size limit. */
+  | "message-dropped";
+
+/** Options of {@link AstarteError}. */
+export interface AstarteErrorOptions extends ErrorOptions {
+  /** Retrying cannot help until something is changed (see {@link AstarteError.permanent}). */
+  readonly permanent?: boolean;
+}
 
 /**
  * Base class of every error the SDK throws or reports through `onError`.
@@ -52,6 +68,12 @@ export type AstarteErrorCode =
 export class AstarteError extends Error {
   /** Stable machine-readable code. */
   readonly code: AstarteErrorCode;
+  /**
+   * `true` when trying the same operation again cannot succeed until something is changed
+   * (configuration, credentials, interfaces): a connection attempt failing with such an error
+   * stops reconnection and makes `connect()` reject.
+   */
+  readonly permanent: boolean;
 
   /**
    * Creates an error with a stable code.
@@ -60,10 +82,11 @@ export class AstarteError extends Error {
    * @param message human readable message naming what was attempted and why it failed
    * @param options standard error options (`cause`)
    */
-  constructor(code: AstarteErrorCode, message: string, options?: ErrorOptions) {
+  constructor(code: AstarteErrorCode, message: string, options?: AstarteErrorOptions) {
     super(message, options);
     this.name = "AstarteError";
     this.code = code;
+    this.permanent = options?.permanent ?? false;
   }
 }
 
