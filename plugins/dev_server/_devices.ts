@@ -18,6 +18,10 @@ export interface DeviceRecord {
   inhibited: boolean;
   initialIntrospection: Record<string, { major: number; minor: number }>;
   lastCredentialsRequestIp?: string;
+  /** First registration, ms since the epoch. */
+  firstRegistration?: number;
+  /** First certificate request, ms since the epoch. */
+  firstCredentialsRequest?: number;
 }
 
 /** The status the device info endpoint reports. */
@@ -32,7 +36,7 @@ export function statusOf(record: DeviceRecord): DevDeviceStatus {
  */
 export function devicesView(
   records: Map<string, DeviceRecord>,
-  owner: { readonly realm: string; readonly ca: LocalCa },
+  owner: { readonly realm: string; readonly ca: LocalCa; readonly onChange?: () => void },
 ): PairingApiDevices {
   const { realm, ca } = owner;
   const snapshot = (record: DeviceRecord): DevDevice => {
@@ -44,6 +48,10 @@ export function devicesView(
       ...(serial !== undefined && { certificateSerial: serial }),
       ...(record.lastCredentialsRequestIp !== undefined &&
         { lastCredentialsRequestIp: record.lastCredentialsRequestIp }),
+      ...(record.firstRegistration !== undefined &&
+        { firstRegistration: new Date(record.firstRegistration) }),
+      ...(record.firstCredentialsRequest !== undefined &&
+        { firstCredentialsRequest: new Date(record.firstCredentialsRequest) }),
     };
   };
   return {
@@ -55,12 +63,14 @@ export function devicesView(
     unregister: (deviceId) => {
       if (!records.delete(deviceId)) return false;
       ca.revokeAll(`${realm}/${deviceId}`);
+      owner.onChange?.();
       return true;
     },
     setInhibited: (deviceId, inhibited) => {
       const record = records.get(deviceId);
       if (record === undefined) return false;
       record.inhibited = inhibited;
+      owner.onChange?.();
       return true;
     },
   };

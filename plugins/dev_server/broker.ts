@@ -36,15 +36,29 @@ export interface BrokerHooks {
    * included). For tests that measure what is in flight.
    */
   onDevicePublishReceived?(clientId: string, topic: string, qos: QoS): void;
-  /** A device was admitted (CONNACK 0 sent) with the given session-present flag. */
-  onDeviceConnected?(clientId: string, sessionPresent: boolean): void;
+  /**
+   * A device was admitted (CONNACK 0 sent) with the given session-present flag, from
+   * `remoteAddress` (IP address).
+   */
+  onDeviceConnected?(clientId: string, sessionPresent: boolean, remoteAddress?: string): void;
   /** An admitted device's connection ended (any reason). */
   onDeviceDisconnected?(clientId: string): void;
   /**
    * Admission check after the certificate was validated (e.g. "the device exists in the realm
-   * and is not being deleted"). Returning false refuses the CONNECT with CONNACK 5.
+   * and is not being deleted"). Returning false, or a string saying why, refuses the CONNECT
+   * with CONNACK 5.
    */
-  admitDevice?(clientId: string): boolean | Promise<boolean>;
+  admitDevice?(clientId: string): boolean | string | Promise<boolean | string>;
+  /**
+   * A CONNECT was refused: `returnCode` is the CONNACK code (1 protocol level, 2 client id,
+   * 4 username/password, 5 not authorised), `reason` says why in words.
+   */
+  onDeviceRefused?(clientId: string, returnCode: number, reason: string): void;
+  /**
+   * A TLS handshake failed (no client certificate, a certificate of another CA, a client that
+   * does not trust the broker's CA...), before any MQTT packet.
+   */
+  onTlsError?(error: unknown, remoteAddress: string | undefined): void;
   /** A hook failed or the broker reported an internal error. */
   onError?(error: unknown, clientId?: string): void;
 }
@@ -57,8 +71,10 @@ export interface StartBrokerOptions {
   readonly cert: string;
   /** PEM server private key. */
   readonly key: string;
-  /** TCP port on 127.0.0.1. @default 0 (ephemeral) */
+  /** TCP port. @default 0 (ephemeral) */
   readonly port?: number;
+  /** Address to listen on. @default "127.0.0.1" */
+  readonly hostname?: string;
   /** Callbacks, see {@link BrokerHooks}. */
   readonly hooks?: BrokerHooks;
 }
@@ -250,8 +266,12 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
         if (username !== undefined || password !== undefined) {
           throw authError(4, "Astarte devices must not send a username or password");
         }
-        if (hooks.admitDevice && !(await hooks.admitDevice(cn))) {
-          throw authError(5, `Device "${cn}" was not admitted`);
+        const admitted = hooks.admitDevice ? await hooks.admitDevice(cn) : true;
+        if (admitted !== true) {
+          throw authError(
+            5,
+            typeof admitted === "string" ? admitted : `Device "${cn}" was not admitted`,
+          );
         }
       })().then(
         () => done(null, true),
@@ -260,6 +280,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
             ? err as AuthError
             : authError(3, `Admission check failed: ${err}`);
           if (error.returnCode === 3) reportError(err, client.id);
+          try {
+            hooks.onDeviceRefused?.(client.id, error.returnCode, error.message);
+          } catch (hookError) {
+            reportError(hookError, client.id);
+          }
           // deno-lint-ignore no-explicit-any
           done(error as any, false);
         },
@@ -308,7 +333,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
     if (client.clean) sessions.delete(client.id);
     else sessions.add(client.id);
     try {
-      hooks.onDeviceConnected?.(client.id, packet.sessionPresent === true);
+      const address = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
+      hooks.onDeviceConnected?.(client.id, packet.sessionPresent === true, address);
     } catch (err) {
       reportError(err, client.id);
     }
@@ -413,13 +439,23 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
     rawSockets.add(raw);
     raw.on("close", () => rawSockets.delete(raw));
   });
-  // Handshake failures (no or bad client certificate) are the client's problem.
-  server.on("tlsClientError", () => {});
+  // Handshake failures (no or bad client certificate) are the client's problem: reported, not
+  // raised.
+  server.on("tlsClientError", (err: unknown, socket: tls.TLSSocket) => {
+    try {
+      // Before the handshake completes, Deno's TLS socket knows its address only through the
+      // TCP socket it wraps.
+      const parent = (socket as unknown as { _parent?: net.Socket })?._parent;
+      hooks.onTlsError?.(err, socket?.remoteAddress ?? parent?.remoteAddress);
+    } catch (hookError) {
+      reportError(hookError);
+    }
+  });
   server.on("error", (err: unknown) => reportError(err));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
+    server.listen(options.port ?? 0, options.hostname ?? "127.0.0.1", () => {
       server.off("error", reject);
       resolve();
     });
@@ -439,8 +475,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
     await persistence.cleanIncoming?.(ref);
   }
 
+  const host = options.hostname ?? "127.0.0.1";
   const broker: DevBroker = {
-    url: `mqtts://127.0.0.1:${port}`,
+    url: `mqtts://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
 
     async publishToDevice(realm, deviceId, topic, payload, qos) {

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import * as x509 from "./_x509.ts";
+import type * as X509 from "@peculiar/x509";
+import { loadX509 } from "./_x509.ts";
 import { assertDeviceId, assertRealmName } from "../../src/pairing/device_id.ts";
 import { decodeSinglePemBlock, exportPrivateKeyPem } from "../../src/pairing/certificate.ts";
 
@@ -38,6 +39,16 @@ export interface LocalCaOptions {
    * @default {Date.now}
    */
   readonly now?: () => number;
+}
+
+/** A saved {@link LocalCa} (see {@link LocalCa.exportState}); holds the CA private key. */
+export interface LocalCaState {
+  /** The CA certificate, PEM. */
+  readonly certificatePem: string;
+  /** The CA private key, PKCS#8 PEM. */
+  readonly privateKeyPem: string;
+  /** Serial (lowercase hex) of the current certificate of each `<realm>/<deviceId>`. */
+  readonly latestSerials: Readonly<Record<string, string>>;
 }
 
 /** Why a client certificate is invalid; the causes the Pairing verify endpoint reports. */
@@ -92,7 +103,7 @@ export interface ServerCertificateOptions {
  */
 export class LocalCa {
   #keys: CryptoKeyPair;
-  #cert: x509.X509Certificate;
+  #cert: X509.X509Certificate;
   #now: () => number;
   #clientValidityMs: number;
   #caValidityMs: number;
@@ -101,7 +112,7 @@ export class LocalCa {
 
   private constructor(
     keys: CryptoKeyPair,
-    cert: x509.X509Certificate,
+    cert: X509.X509Certificate,
     options: Required<Pick<LocalCaOptions, "now" | "clientValidityMs" | "caValidityMs">>,
   ) {
     this.#keys = keys;
@@ -120,7 +131,9 @@ export class LocalCa {
   static async create(options: LocalCaOptions = {}): Promise<LocalCa> {
     const now = options.now ?? Date.now;
     const caValidityMs = options.caValidityMs ?? 10 * 365 * 24 * HOUR_MS;
-    const keys = await crypto.subtle.generateKey(EC_ALGORITHM, false, ["sign", "verify"]);
+    const x509 = await loadX509();
+    // Extractable, so that a dev server can keep its CA across restarts (exportState()).
+    const keys = await crypto.subtle.generateKey(EC_ALGORITHM, true, ["sign", "verify"]);
     const start = now();
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: randomSerial(),
@@ -145,9 +158,55 @@ export class LocalCa {
     });
   }
 
-  /** The CA certificate, PEM: give it to clients as their trust anchor (`caCerts`). */
+  /** The CA certificate, PEM: give it to clients as their trust anchor (`ca`). */
   get certificatePem(): string {
     return pem(this.#cert);
+  }
+
+  /**
+   * Re-creates a CA saved with {@link LocalCa.exportState}: same key and certificate, and the
+   * same current certificate per device, so certificates issued before keep verifying.
+   *
+   * @param state the saved state
+   * @param options validity periods and clock (the common name comes from the certificate)
+   * @returns the CA
+   * @throws {SyntaxError} when the state does not hold a PEM certificate and key
+   */
+  static async restore(state: LocalCaState, options: LocalCaOptions = {}): Promise<LocalCa> {
+    const certDer = decodeSinglePemBlock(state.certificatePem, "CERTIFICATE");
+    const keyDer = decodeSinglePemBlock(state.privateKeyPem, "PRIVATE KEY");
+    if (certDer === undefined || keyDer === undefined) {
+      throw new SyntaxError("Cannot restore the local CA: expected a PEM certificate and key");
+    }
+    const x509 = await loadX509();
+    const cert = new x509.X509Certificate(certDer);
+    const privateKey = await crypto.subtle.importKey("pkcs8", keyDer, EC_ALGORITHM, true, [
+      "sign",
+    ]);
+    const publicKey = await cert.publicKey.export(EC_ALGORITHM, ["verify"]);
+    const ca = new LocalCa({ privateKey, publicKey }, cert, {
+      now: options.now ?? Date.now,
+      caValidityMs: options.caValidityMs ?? 10 * 365 * 24 * HOUR_MS,
+      clientValidityMs: options.clientValidityMs ?? 2190 * HOUR_MS,
+    });
+    for (const [clientId, serial] of Object.entries(state.latestSerials)) {
+      ca.#latest.set(clientId, serial);
+    }
+    return ca;
+  }
+
+  /**
+   * The CA's state, to save and {@link LocalCa.restore} later. It holds the CA private key:
+   * store it where only the owner can read it.
+   *
+   * @returns certificate, PKCS#8 private key and the current certificate serial per device
+   */
+  async exportState(): Promise<LocalCaState> {
+    return {
+      certificatePem: this.certificatePem,
+      privateKeyPem: await exportPrivateKeyPem(this.#keys.privateKey),
+      latestSerials: Object.fromEntries(this.#latest),
+    };
   }
 
   /**
@@ -170,7 +229,8 @@ export class LocalCa {
     if (der === undefined) {
       throw new SyntaxError("Cannot sign CSR: expected a single PEM CERTIFICATE REQUEST block");
     }
-    let csr: x509.Pkcs10CertificateRequest;
+    const x509 = await loadX509();
+    let csr: X509.Pkcs10CertificateRequest;
     try {
       csr = new x509.Pkcs10CertificateRequest(der);
     } catch (err) {
@@ -210,6 +270,7 @@ export class LocalCa {
    * @returns the PEM certificate and private key
    */
   async issueServerCertificate(options: ServerCertificateOptions = {}): Promise<ServerCredentials> {
+    const x509 = await loadX509();
     const hosts = options.hosts ?? ["localhost", "127.0.0.1", "::1"];
     const keys = await crypto.subtle.generateKey(EC_ALGORITHM, true, ["sign", "verify"]);
     const start = this.#now();
@@ -249,7 +310,8 @@ export class LocalCa {
   async verifyClientCertificate(certificatePem: string): Promise<ClientCertificateVerdict> {
     const der = decodeSinglePemBlock(certificatePem, "CERTIFICATE");
     if (der === undefined) return { valid: false, cause: "INVALID" };
-    let cert: x509.X509Certificate;
+    const x509 = await loadX509();
+    let cert: X509.X509Certificate;
     try {
       cert = new x509.X509Certificate(der);
     } catch {
@@ -293,7 +355,7 @@ export class LocalCa {
   }
 }
 
-function pem(cert: x509.X509Certificate): string {
+function pem(cert: X509.X509Certificate): string {
   return `${cert.toString("pem").replace(/\r\n/g, "\n").trim()}\n`;
 }
 

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import * as x509 from "./_x509.ts";
+import { loadX509 } from "./_x509.ts";
 import { LocalCa } from "./local_ca.ts";
 import {
   generateDeviceKeyPair,
@@ -7,6 +7,8 @@ import {
   parseCertificatePem,
   privateKeyMatchesCertificate,
 } from "../../src/pairing/certificate.ts";
+
+const x509 = await loadX509();
 
 const REALM = "test";
 const DEVICE_ID = "ABEiM0RVZneImaq7zN3u_w";
@@ -33,7 +35,7 @@ Deno.test("LocalCa.signCertificateRequest() forces CN=<realm>/<deviceId> and cli
   const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
   assertEquals([...eku!.usages], [x509.ExtendedKeyUsage.clientAuth]);
   assertEquals(cert.getExtension(x509.BasicConstraintsExtension)?.ca, false);
-  const info = parseCertificatePem(pem);
+  const info = await parseCertificatePem(pem);
   // Default validity: 2190 h, with notBefore back-dated one minute.
   assertEquals(info.notAfter.getTime() - info.notBefore.getTime(), 2190 * HOUR + 60_000);
   const { privateKeyPem, csrPem } = await generateKeyAndCsr({ realm: REALM, deviceId: DEVICE_ID });
@@ -138,4 +140,27 @@ Deno.test("LocalCa.issueServerCertificate() serves HTTPS trusted through caCerts
   }
   // Without the CA the default trust store refuses the certificate.
   await assertRejects(() => fetch(`https://127.0.0.1:${server.addr.port}/`));
+});
+
+Deno.test("LocalCa.restore() of an exported state keeps the CA and the current device certificates", async () => {
+  const ca = await LocalCa.create();
+  const id = { realm: REALM, deviceId: DEVICE_ID };
+  const old = await ca.signCertificateRequest((await csrFor("a")).pem, id);
+  const current = await ca.signCertificateRequest((await csrFor("b")).pem, id);
+  const state = await ca.exportState();
+  assert(state.privateKeyPem.startsWith("-----BEGIN PRIVATE KEY-----"));
+
+  const restored = await LocalCa.restore(structuredClone(state));
+  assertEquals(restored.certificatePem, ca.certificatePem);
+  assert((await restored.verifyClientCertificate(current)).valid);
+  assertEquals(await restored.verifyClientCertificate(old), { valid: false, cause: "REVOKED" });
+  // It still signs: what it issues verifies against the original CA's certificate.
+  const next = await restored.signCertificateRequest((await csrFor("c")).pem, id);
+  assertEquals((await ca.verifyClientCertificate(next)).valid, false, "superseded in the old CA");
+  assert((await restored.verifyClientCertificate(next)).valid);
+  await assertRejects(
+    () => LocalCa.restore({ ...state, privateKeyPem: "nope" }),
+    SyntaxError,
+    "expected a PEM certificate and key",
+  );
 });

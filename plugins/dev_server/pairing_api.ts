@@ -69,6 +69,23 @@ export interface PairingApiOptions {
   readonly now?: () => number;
   /** Diagnostics sink; nothing is printed without one. */
   readonly logger?: PairingApiLogger;
+  /** Start from a state saved with {@link PairingApiHandler.exportState} (same realm key). */
+  readonly state?: PairingApiState;
+  /** Called after every change of the registered devices (to save the state). */
+  readonly onChange?: () => void;
+}
+
+/**
+ * The saved state of a dev Pairing API: the realm signing key (a secret: store it where only
+ * the owner can read it) and the registered devices (credentials secrets only as hashes).
+ */
+export interface PairingApiState {
+  /** Format version. */
+  readonly version: 1;
+  /** The realm's P-256 private key, JWK. */
+  readonly signingKey: JsonWebKey;
+  /** The registered devices. */
+  readonly devices: readonly DeviceRecord[];
 }
 
 /** Options of {@link PairingApi.realmJwt}. */
@@ -83,6 +100,8 @@ export interface RealmJwtOptions {
    * @default {3600}
    */
   readonly expiresInSeconds?: number;
+  /** Further claims, e.g. `a_aea` for AppEngine or `a_rma` for Realm Management. */
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
 
 /** Status of a device as the device info endpoint reports it. */
@@ -100,6 +119,10 @@ export interface DevDevice {
   readonly certificateSerial?: string;
   /** Source address of the last certificate request. */
   readonly lastCredentialsRequestIp?: string;
+  /** First registration. */
+  readonly firstRegistration?: Date;
+  /** First certificate request. */
+  readonly firstCredentialsRequest?: Date;
 }
 
 /** Operator view of the registered devices. */
@@ -114,10 +137,8 @@ export interface PairingApiDevices {
   setInhibited(deviceId: string, inhibited: boolean): boolean;
 }
 
-/** A running dev Pairing API. */
-export interface PairingApi extends AsyncDisposable {
-  /** Base URL to give the SDK as `pairingUrl` (includes `basePath`). */
-  readonly url: string;
+/** The dev Pairing API as a request handler, to mount in an HTTP server of one's own. */
+export interface PairingApiHandler {
   /** The realm served. */
   readonly realm: string;
   /** Registered devices. */
@@ -125,10 +146,31 @@ export interface PairingApi extends AsyncDisposable {
   /**
    * Mints an agent JWT signed with the realm key.
    *
-   * @param options `a_pa` claim and lifetime
+   * @param options `a_pa` claim, further claims and lifetime
    * @returns the compact JWS
    */
   realmJwt(options?: RealmJwtOptions): Promise<string>;
+  /**
+   * Checks a JWT against the realm key, its signature, `exp` and `nbf`.
+   *
+   * @returns its claims, or `undefined` when it is not valid
+   */
+  verifyJwt(token: string): Promise<Record<string, unknown> | undefined>;
+  /** The state to save and pass back as `state` later. */
+  exportState(): Promise<PairingApiState>;
+  /**
+   * Answers one request whose path starts with `basePath` (others get 404).
+   *
+   * @param req the request
+   * @param remoteAddress the client address, recorded as `lastCredentialsRequestIp`
+   */
+  handle(req: Request, remoteAddress: string): Promise<Response>;
+}
+
+/** A running dev Pairing API. */
+export interface PairingApi extends PairingApiHandler, AsyncDisposable {
+  /** Base URL to give the SDK as `pairingUrl` (includes `basePath`). */
+  readonly url: string;
   /** Stops the server and waits until it is closed. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -149,16 +191,89 @@ export interface PairingApi extends AsyncDisposable {
  * ```
  */
 export async function startPairingApi(options: PairingApiOptions): Promise<PairingApi> {
-  const realmKeys = await crypto.subtle.generateKey(
-    { name: "ECDSA", namedCurve: "P-256" },
-    false,
-    ["sign", "verify"],
-  );
-  return new DevPairingApi(options, realmKeys);
+  const handler = await createPairingApi(options);
+  const hostname = options.hostname ?? "127.0.0.1";
+  const serveOptions = {
+    hostname,
+    port: options.port ?? 0,
+    onListen() {},
+    onError: (err: unknown) => {
+      options.logger?.warn?.(`Pairing API handler failed: ${(err as Error)?.message ?? err}`);
+      return jsonResponse(500, { errors: { detail: "Internal server error" } });
+    },
+  };
+  const serve = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) =>
+    handler.handle(req, info.remoteAddr.hostname);
+  const server = options.tls
+    ? Deno.serve({ ...serveOptions, cert: options.tls.cert, key: options.tls.key }, serve)
+    : Deno.serve(serveOptions, serve);
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const scheme = options.tls ? "https" : "http";
+  let closed: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    closed ??= server.shutdown().then(() => server.finished);
+    return closed;
+  };
+  return {
+    url: `${scheme}://${host}:${server.addr.port}${basePathOf(options)}`,
+    realm: handler.realm,
+    devices: handler.devices,
+    realmJwt: (o) => handler.realmJwt(o),
+    verifyJwt: (token) => handler.verifyJwt(token),
+    exportState: () => handler.exportState(),
+    handle: (req, remoteAddress) => handler.handle(req, remoteAddress),
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
 }
 
-class DevPairingApi implements PairingApi {
-  readonly url: string;
+/**
+ * Creates the dev Pairing API without listening: its `handle()` answers requests under
+ * `basePath`, for mounting in an HTTP server that also serves other APIs.
+ *
+ * @param options realm, CA, broker URL, base path and saved state (address options are ignored)
+ * @returns the handler
+ *
+ * @example
+ * ```ts ignore
+ * import { LocalCa } from "./local_ca.ts";
+ * import { createPairingApi } from "./pairing_api.ts";
+ * const ca = await LocalCa.create();
+ * const pairing = await createPairingApi({
+ *   realm: "test", ca, brokerUrl: "mqtts://127.0.0.1:8883", basePath: "/pairing",
+ * });
+ * Deno.serve((req, info) => pairing.handle(req, info.remoteAddr.hostname));
+ * ```
+ */
+export async function createPairingApi(options: PairingApiOptions): Promise<PairingApiHandler> {
+  const algorithm = { name: "ECDSA", namedCurve: "P-256" } as const;
+  let keys: CryptoKeyPair;
+  if (options.state) {
+    if (options.state.version !== 1) throw new TypeError("Unknown Pairing API state format");
+    const jwk = options.state.signingKey;
+    const { d: _d, ...publicJwk } = jwk;
+    keys = {
+      privateKey: await crypto.subtle.importKey("jwk", jwk, algorithm, true, ["sign"]),
+      publicKey: await crypto.subtle.importKey(
+        "jwk",
+        { ...publicJwk, key_ops: ["verify"] },
+        algorithm,
+        true,
+        ["verify"],
+      ),
+    };
+  } else {
+    // Extractable, so that a dev server can keep its realm key across restarts.
+    keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
+  }
+  return new DevPairingApi(options, keys);
+}
+
+function basePathOf(options: PairingApiOptions): string {
+  return (options.basePath ?? "").replace(/\/+$/, "");
+}
+
+class DevPairingApi implements PairingApiHandler {
   readonly realm: string;
   readonly devices: PairingApiDevices;
   #options: PairingApiOptions;
@@ -166,56 +281,46 @@ class DevPairingApi implements PairingApi {
   #now: () => number;
   #basePath: string;
   #records = new Map<string, DeviceRecord>();
-  #server: Deno.HttpServer<Deno.NetAddr>;
-  #closed: Promise<void> | undefined;
 
   constructor(options: PairingApiOptions, keys: CryptoKeyPair) {
     this.#options = options;
     this.#keys = keys;
     this.#now = options.now ?? Date.now;
-    this.#basePath = (options.basePath ?? "").replace(/\/+$/, "");
+    this.#basePath = basePathOf(options);
     this.realm = options.realm;
-    this.devices = devicesView(this.#records, { realm: this.realm, ca: options.ca });
-    const hostname = options.hostname ?? "127.0.0.1";
-    const serveOptions = {
-      hostname,
-      port: options.port ?? 0,
-      onListen() {},
-      onError: (err: unknown) => {
-        options.logger?.warn?.(`Pairing API handler failed: ${(err as Error)?.message ?? err}`);
-        return jsonResponse(500, { errors: { detail: "Internal server error" } });
-      },
-    };
-    this.#server = options.tls
-      ? Deno.serve(
-        { ...serveOptions, cert: options.tls.cert, key: options.tls.key },
-        (req, info) => this.#handle(req, info),
-      )
-      : Deno.serve(serveOptions, (req, info) => this.#handle(req, info));
-    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    const scheme = options.tls ? "https" : "http";
-    this.url = `${scheme}://${host}:${this.#server.addr.port}${this.#basePath}`;
+    for (const record of options.state?.devices ?? []) {
+      this.#records.set(record.deviceId, structuredClone(record));
+    }
+    this.devices = devicesView(this.#records, {
+      realm: this.realm,
+      ca: options.ca,
+      onChange: options.onChange,
+    });
   }
 
   async realmJwt(options: RealmJwtOptions = {}): Promise<string> {
     const iat = Math.floor(this.#now() / 1000);
     return await signJwt(this.#keys.privateKey, {
+      ...options.claims,
       a_pa: [...(options.aPa ?? [".*::.*"])],
       iat,
       exp: iat + (options.expiresInSeconds ?? HOUR_MS / 1000),
     });
   }
 
-  shutdown(): Promise<void> {
-    this.#closed ??= this.#server.shutdown().then(() => this.#server.finished);
-    return this.#closed;
+  verifyJwt(token: string): Promise<Record<string, unknown> | undefined> {
+    return verifyJwt(this.#keys.publicKey, token, this.#now());
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.shutdown();
+  async exportState(): Promise<PairingApiState> {
+    return {
+      version: 1,
+      signingKey: await crypto.subtle.exportKey("jwk", this.#keys.privateKey),
+      devices: [...this.#records.values()].map((r) => structuredClone(r)),
+    };
   }
 
-  async #handle(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Promise<Response> {
+  async handle(req: Request, remoteAddress: string): Promise<Response> {
     const path = new URL(req.url).pathname;
     if (!path.startsWith(`${this.#basePath}/`)) return notFound();
     let segments: string[];
@@ -265,7 +370,7 @@ class DevPairingApi implements PairingApi {
       }
       if (record.secretHash !== await sha256Hex(token)) return forbidden();
       if (route === "info") return this.#info(record);
-      if (route === "credentials") return await this.#credentials(req, record, info);
+      if (route === "credentials") return await this.#credentials(req, record, remoteAddress);
       return await this.#verify(req);
     }
     return notFound();
@@ -322,8 +427,10 @@ class DevPairingApi implements PairingApi {
       confirmed: false,
       inhibited: existing?.inhibited ?? false,
       initialIntrospection: introspection,
+      firstRegistration: existing?.firstRegistration ?? this.#now(),
     });
     this.#options.logger?.info?.(`Registered device ${this.realm}/${deviceId}`);
+    this.#options.onChange?.();
     return jsonResponse(201, { data: { credentials_secret: secret } });
   }
 
@@ -348,7 +455,7 @@ class DevPairingApi implements PairingApi {
   async #credentials(
     req: Request,
     record: DeviceRecord,
-    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    remoteAddress: string,
   ): Promise<Response> {
     const data = await readData(req);
     if (data === undefined) return badRequest();
@@ -375,8 +482,10 @@ class DevPairingApi implements PairingApi {
       throw err;
     }
     record.confirmed = true;
-    record.lastCredentialsRequestIp = info.remoteAddr.hostname;
+    record.lastCredentialsRequestIp = remoteAddress;
+    record.firstCredentialsRequest ??= this.#now();
     this.#options.logger?.info?.(`Issued a certificate to ${this.realm}/${record.deviceId}`);
+    this.#options.onChange?.();
     return jsonResponse(201, { data: { client_crt: clientCrt } });
   }
 

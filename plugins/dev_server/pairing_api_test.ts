@@ -7,7 +7,12 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { LocalCa } from "./local_ca.ts";
-import { type PairingApi, type PairingApiOptions, startPairingApi } from "./pairing_api.ts";
+import {
+  createPairingApi,
+  type PairingApi,
+  type PairingApiOptions,
+  startPairingApi,
+} from "./pairing_api.ts";
 import { PairingClient, PairingError } from "../../src/pairing/pairing_client.ts";
 import { generateKeyAndCsr, parseCertificatePem } from "../../src/pairing/certificate.ts";
 
@@ -52,7 +57,7 @@ async function setup(
         realm: REALM,
         deviceId: extra.deviceId ?? DEVICE_ID,
         credentialsSecret: extra.credentialsSecret,
-        caCerts,
+        ca: caCerts,
         sleep: () => Promise.resolve(),
       }),
     [Symbol.asyncDispose]: () => api.shutdown(),
@@ -96,7 +101,7 @@ Deno.test("startPairingApi() serves register, certificate, verify and info over 
   assertEquals((await c.deviceInfo()).status, "pending");
   const { csrPem } = await generateKeyAndCsr({ realm: REALM, deviceId: DEVICE_ID });
   const cert = await c.requestCertificate(csrPem);
-  const info = parseCertificatePem(cert);
+  const info = await parseCertificatePem(cert);
   assertEquals(info.commonName, `${REALM}/${DEVICE_ID}`);
 
   const verdict = await c.verifyCertificate(cert);
@@ -110,13 +115,18 @@ Deno.test("startPairingApi() serves register, certificate, verify and info over 
     brokerUrl: BROKER,
     broker: { url: BROKER, host: "127.0.0.1", port: 8883 },
   });
-  assertEquals(env.api.devices.get(DEVICE_ID), {
+  const { firstRegistration, firstCredentialsRequest, ...device } = env.api.devices.get(
+    DEVICE_ID,
+  )!;
+  assertEquals(device, {
     deviceId: DEVICE_ID,
     status: "confirmed",
     initialIntrospection: { "org.example.Telemetry": { major: 1, minor: 2 } },
     certificateSerial: info.serialNumber,
     lastCredentialsRequestIp: "127.0.0.1",
   });
+  assert(firstRegistration!.getTime() <= firstCredentialsRequest!.getTime());
+  assert(Math.abs(firstCredentialsRequest!.getTime() - Date.now()) < 60_000);
 
   // Spec 2: once a certificate was requested, registration is refused.
   const err = await assertRejects(() => registrar.registerDevice(jwt), PairingError);
@@ -314,7 +324,7 @@ Deno.test("startPairingApi() supersedes the previous certificate on renewal", as
   assert((await c.verifyCertificate(second)).valid);
   assertEquals(
     env.api.devices.get(DEVICE_ID)?.certificateSerial,
-    parseCertificatePem(second).serialNumber,
+    (await parseCertificatePem(second)).serialNumber,
   );
 });
 
@@ -364,4 +374,32 @@ Deno.test("startPairingApi() mounts under basePath and logs without secrets", as
   assert(env.logs.every((m) => !m.includes(secret)));
   await env.api.shutdown();
   await env.api.shutdown(); // idempotent
+});
+
+Deno.test("createPairingApi() from an exported state keeps the realm key and the registered devices", async () => {
+  const changes: string[] = [];
+  await using env = await setup({ onChange: () => changes.push("changed") });
+  const jwt = await env.api.realmJwt({ claims: { a_aea: [".*::.*"] } });
+  const secret = await registered(env);
+  assertEquals(changes.length, 1, "a registration is a change");
+  const state = await env.api.exportState();
+  assert(!JSON.stringify(state).includes(secret), "the secret is kept only as a hash");
+
+  const restored = await createPairingApi({
+    realm: REALM,
+    ca: env.ca,
+    brokerUrl: BROKER,
+    state: structuredClone(state),
+  });
+  assertEquals((await restored.verifyJwt(jwt))?.a_aea, [".*::.*"]);
+  assertEquals(restored.devices.get(DEVICE_ID)?.status, "pending");
+  // The device's secret still opens its info endpoint.
+  const info = await restored.handle(
+    new Request(`http://x/v1/${REALM}/devices/${DEVICE_ID}`, {
+      headers: { authorization: `Bearer ${secret}` },
+    }),
+    "127.0.0.1",
+  );
+  assertEquals(info.status, 200);
+  assertEquals(await restored.verifyJwt(jwt.slice(0, -4) + "AAAA"), undefined);
 });

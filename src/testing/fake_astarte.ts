@@ -14,11 +14,13 @@ import type { AstarteObject, AstarteValue, ReceivedValue } from "../values.ts";
 import {
   type DeviceErrorRecord,
   type DeviceLink,
+  type RealmEvent,
   RealmServer,
   type ReceivedMessage,
+  type ServerLogger,
 } from "./realm_server.ts";
 
-export type { DeviceErrorRecord, ReceivedMessage } from "./realm_server.ts";
+export type { DeviceErrorRecord, ReceivedMessage, ServerLogger } from "./realm_server.ts";
 
 /** Options of {@link FakeAstarte}. */
 export interface FakeAstarteOptions {
@@ -26,6 +28,13 @@ export interface FakeAstarteOptions {
   readonly interfaces?: readonly unknown[];
   /** Realm name. @default "test" */
   readonly realm?: string;
+  /**
+   * Receives a line per refusal (with the Astarte device-error name, e.g.
+   * `interface_loading_failed: org.example.X:1 not installed in realm test`) and per forced
+   * disconnection at `warn`, connections and introspections at `info`, data at `debug`.
+   * Silent by default; `console` fits.
+   */
+  readonly logger?: ServerLogger;
 }
 
 /**
@@ -59,21 +68,62 @@ export class FakeAstarte {
   /** The in-memory broker devices connect to. */
   readonly broker: MemoryBroker;
   readonly #server: RealmServer;
+  readonly #logger: ServerLogger | undefined;
 
   /**
    * Creates a fake realm with its own in-memory broker.
    *
-   * @param options realm interfaces and name
+   * @param options realm interfaces, name and logger
    */
   constructor(options: FakeAstarteOptions = {}) {
     this.realm = options.realm ?? "test";
-    this.#server = new RealmServer(this.realm, options.interfaces ?? []);
+    this.#logger = options.logger;
+    this.#server = new RealmServer(this.realm, options.interfaces ?? [], {
+      onEvent: (event) => this.#log(event),
+    });
     this.broker = new MemoryBroker({
       onPublish: (clientId, topic, payload, qos) => {
         const deviceId = this.#deviceIdOf(clientId);
         return this.#server.handlePublish(deviceId, topic, payload, qos, this.#link(deviceId));
       },
+      onConnect: (clientId, sessionPresent) =>
+        this.#logger?.info?.(
+          `${clientId} connected (session present: ${sessionPresent ? "yes" : "no"})`,
+        ),
+      onDisconnect: (clientId) => this.#logger?.info?.(`${clientId} disconnected`),
+      onRefused: (clientId, reason) =>
+        this.#logger?.warn?.(`${clientId} connection refused: ${reason}`),
     });
+  }
+
+  #log(event: RealmEvent): void {
+    const logger = this.#logger;
+    if (!logger) return;
+    switch (event.kind) {
+      case "device-error":
+        logger.warn?.(
+          `${this.realm}/${event.deviceId} refused ${event.error.name}: ${event.error.message}` +
+            (event.disconnect ? "" : " (message discarded, device stays connected)"),
+        );
+        return;
+      case "introspection":
+        logger.info?.(
+          `${this.realm}/${event.deviceId} introspection ` +
+            (event.introspection.map((e) => `${e.name}:${e.major}:${e.minor}`).join(";") ||
+              "(empty)"),
+        );
+        return;
+      case "message":
+        if (event.message.kind === "data" || event.message.kind === "unset") {
+          logger.debug?.(
+            `${this.realm}/${event.deviceId} ${event.message.kind} ` +
+              `${event.message.interfaceName}${event.message.path}`,
+          );
+        }
+        return;
+      default:
+        return;
+    }
   }
 
   #deviceIdOf(clientId: string): string {
@@ -84,7 +134,10 @@ export class FakeAstarte {
     const clientId = `${this.realm}/${deviceId}`;
     return {
       publish: (topic, payload, qos) => this.broker.publish(clientId, topic, payload, qos),
-      disconnect: ({ dropSession, reason }) => this.broker.kick(clientId, { dropSession, reason }),
+      disconnect: ({ dropSession, reason }) => {
+        this.#logger?.warn?.(`${clientId} kicked: ${reason}`);
+        this.broker.kick(clientId, { dropSession, reason });
+      },
     };
   }
 
@@ -121,7 +174,10 @@ export class FakeAstarte {
     return this.#server.waitFor(deviceId, predicate, options);
   }
 
-  /** Device errors the server recorded (e.g. `mapping_not_found`). */
+  /**
+   * Device errors the server recorded (e.g. `mapping_not_found`), oldest first: every refusal,
+   * including the ones that disconnected the device.
+   */
   deviceErrors(deviceId: string): readonly DeviceErrorRecord[] {
     return this.#server.deviceErrors(deviceId);
   }
@@ -188,10 +244,9 @@ export class FakeAstarte {
    * error, a broker restart without persistence) the next connection has no session present.
    */
   disconnect(deviceId: string, options: { readonly keepSession: boolean }): void {
-    this.broker.kick(`${this.realm}/${deviceId}`, {
-      dropSession: !options.keepSession,
-      reason: "disconnected by the test",
-    });
+    const reason = "disconnected by the test";
+    this.#logger?.info?.(`${this.realm}/${deviceId} kicked: ${reason}`);
+    this.broker.kick(`${this.realm}/${deviceId}`, { dropSession: !options.keepSession, reason });
   }
 
   /** Makes the broker refuse (false) or accept (true) new connections. */

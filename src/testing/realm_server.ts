@@ -30,6 +30,7 @@ import {
 } from "../protocol.ts";
 import { validateValue } from "../validate.ts";
 import type { AstarteObject, AstarteValue, ReceivedObject, ReceivedValue } from "../values.ts";
+import { fromTagged, type Json, toTagged } from "./_tagged_json.ts";
 
 /** How the server reaches one connected device. */
 export interface DeviceLink {
@@ -85,6 +86,114 @@ export interface DeviceErrorRecord {
   readonly message: string;
 }
 
+/**
+ * A sink for a test server's log lines, with the console's shape (`console` fits). Every method
+ * is optional; lines never contain secrets.
+ *
+ * @example
+ * ```ts
+ * import { FakeAstarte, type ServerLogger } from "@astarte-deno/device-sdk/testing";
+ * const lines: string[] = [];
+ * const logger: ServerLogger = { warn: (line) => lines.push(line) };
+ * const astarte = new FakeAstarte({ logger });
+ * console.assert(astarte.realm === "test");
+ * ```
+ */
+export interface ServerLogger {
+  /** Chatty details (every data message). */
+  debug?(message: string, ...data: unknown[]): void;
+  /** Normal events (connections, introspections). */
+  info?(message: string, ...data: unknown[]): void;
+  /** Refusals and forced disconnections. */
+  warn?(message: string, ...data: unknown[]): void;
+  /** Failures of the server itself. */
+  error?(message: string, ...data: unknown[]): void;
+}
+
+/** Something the realm server did or learned, for logs and persistence. */
+export type RealmEvent =
+  /** A device published a new introspection. */
+  | {
+    readonly kind: "introspection";
+    readonly deviceId: string;
+    readonly introspection: readonly IntrospectionEntry[];
+  }
+  /** A device message was refused; `disconnect` tells whether the device is being kicked. */
+  | {
+    readonly kind: "device-error";
+    readonly deviceId: string;
+    readonly error: DeviceErrorRecord;
+    readonly disconnect: boolean;
+  }
+  /** A device message was accepted (data, unset, control). */
+  | { readonly kind: "message"; readonly deviceId: string; readonly message: ReceivedMessage }
+  /** Server-owned data was sent, or a server property unset (`value` undefined). */
+  | {
+    readonly kind: "server-data";
+    readonly deviceId: string;
+    readonly interfaceName: string;
+    readonly path: string;
+    readonly value?: AstarteValue | AstarteObject;
+  }
+  /** An interface was installed in the realm. */
+  | { readonly kind: "interface-installed"; readonly interface: Interface };
+
+/** Options of {@link RealmServer}. */
+export interface RealmServerOptions {
+  /**
+   * Most messages kept per device for `received()`; beyond it the oldest are dropped.
+   * @default 100000
+   */
+  readonly receivedLimit?: number;
+  /**
+   * Most device errors kept per device; beyond it the oldest are dropped.
+   * @default 1000
+   */
+  readonly errorLimit?: number;
+  /**
+   * Most datastream values kept per path (as AppEngine's database would, for reads).
+   * @default 100
+   */
+  readonly historyLimit?: number;
+  /**
+   * Most datastream paths kept per device; beyond it the least recently written is dropped.
+   * @default 10000
+   */
+  readonly pathLimit?: number;
+  /** Called for every {@link RealmEvent}, synchronously. */
+  readonly onEvent?: (event: RealmEvent) => void;
+  /**
+   * Clock, ms since the epoch (reception timestamps).
+   * @default {Date.now}
+   */
+  readonly now?: () => number;
+}
+
+/** One stored datastream value. */
+export interface DatastreamSample {
+  /** The value (an object for object aggregation). */
+  readonly value: ReceivedValue | ReceivedObject;
+  /** Explicit timestamp, or the reception time when the sample had none. */
+  readonly timestamp: Date;
+  /** When the server received (or sent) it. */
+  readonly receptionTimestamp: Date;
+}
+
+/** Traffic counters of a device, as AppEngine reports them. */
+export interface DeviceTraffic {
+  /** Messages received from the device. */
+  readonly messages: number;
+  /** Payload bytes received from the device. */
+  readonly bytes: number;
+  /** Data messages exchanged per interface name (both directions). */
+  readonly byInterface: ReadonlyMap<string, { readonly messages: number; readonly bytes: number }>;
+}
+
+interface Counter {
+  messages: number;
+  bytes: number;
+}
+
 interface DeviceState {
   introspection: IntrospectionEntry[] | undefined;
   readonly received: ReceivedMessage[];
@@ -93,9 +202,23 @@ interface DeviceState {
   readonly deviceProperties: Map<string, ReceivedValue>;
   /** Server-owned properties: `iface + path` -> {v} payload and value. */
   readonly serverProperties: Map<string, { payload: Uint8Array; value: ReceivedValue }>;
+  /** Datastream values (both ownerships): `iface + path` -> oldest first. */
+  readonly history: Map<string, DatastreamSample[]>;
+  readonly traffic: Counter;
+  readonly byInterface: Map<string, Counter>;
   plaintextPurge: boolean;
   pendingEmptyCache: boolean;
   readonly watchers: Set<(message: ReceivedMessage) => void>;
+}
+
+/** The JSON-safe saved state of a {@link RealmServer}; see {@link RealmServer.exportState}. */
+export interface RealmServerState {
+  /** Format version. */
+  readonly version: 1;
+  /** Installed interface documents. */
+  readonly interfaces: readonly unknown[];
+  /** Per-device state (JSON values), by device ID. */
+  readonly devices: Readonly<Record<string, unknown>>;
 }
 
 /** A refusal of a device message: the server disconnects unless `disconnect` is false. */
@@ -105,29 +228,72 @@ class DeviceRefusal extends Error {
   }
 }
 
-/** Server semantics of one realm. */
+/**
+ * Astarte's server semantics for one realm, shared by {@link FakeAstarte} and the dev server:
+ * device messages are checked as Data Updater Plant does (a device error is recorded and, except
+ * for `unset_on_datastream`, disconnects the device and drops its session), properties and
+ * datastream values are kept for reads, and server-owned data is encoded as AppEngine does.
+ *
+ * @example
+ * ```ts
+ * import { RealmServer } from "@astarte-deno/device-sdk/testing";
+ * const server = new RealmServer("test", []);
+ * console.assert(server.interfaces().length === 0);
+ * ```
+ */
 export class RealmServer {
   /** Realm name. */
   readonly realm: string;
   readonly #interfaces = new Map<string, Interface>();
   readonly #devices = new Map<string, DeviceState>();
+  readonly #options: RealmServerOptions;
+  readonly #now: () => number;
 
   /**
    * Creates the server state of a realm.
    *
    * @param realm realm name
    * @param interfaces interfaces installed in the realm
+   * @param options bounds, event listener and clock
    */
-  constructor(realm: string, interfaces: readonly unknown[] = []) {
+  constructor(
+    realm: string,
+    interfaces: readonly unknown[] = [],
+    options: RealmServerOptions = {},
+  ) {
     this.realm = realm;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
     for (const json of interfaces) this.installInterface(json);
+  }
+
+  #emit(event: RealmEvent): void {
+    this.#options.onEvent?.(event);
   }
 
   /** Installs (or replaces) an interface in the realm. */
   installInterface(json: unknown): Interface {
     const iface = parseInterface(json);
     this.#interfaces.set(`${iface.name}:${iface.major}`, iface);
+    this.#emit({ kind: "interface-installed", interface: iface });
     return iface;
+  }
+
+  /** Every installed interface, sorted by name and major. */
+  interfaces(): Interface[] {
+    return [...this.#interfaces.values()].sort((a, b) =>
+      a.name === b.name ? a.major - b.major : a.name < b.name ? -1 : 1
+    );
+  }
+
+  /** The installed interface `name` at `major` (the highest major when omitted). */
+  getInterface(name: string, major?: number): Interface | undefined {
+    if (major !== undefined) return this.#interfaces.get(`${name}:${major}`);
+    let best: Interface | undefined;
+    for (const iface of this.#interfaces.values()) {
+      if (iface.name === name && (best === undefined || iface.major > best.major)) best = iface;
+    }
+    return best;
   }
 
   #device(deviceId: string): DeviceState {
@@ -139,6 +305,9 @@ export class RealmServer {
         errors: [],
         deviceProperties: new Map(),
         serverProperties: new Map(),
+        history: new Map(),
+        traffic: { messages: 0, bytes: 0 },
+        byInterface: new Map(),
         plaintextPurge: false,
         pendingEmptyCache: true,
         watchers: new Set(),
@@ -148,31 +317,50 @@ export class RealmServer {
     return state;
   }
 
-  /** Messages a device published, in order. */
+  /** Messages a device published, in order (the last `receivedLimit` of them). */
   received(deviceId: string): readonly ReceivedMessage[] {
     return this.#device(deviceId).received;
   }
 
-  /** Device errors recorded for a device. */
+  /** Device errors recorded for a device (the last `errorLimit` of them). */
   deviceErrors(deviceId: string): readonly DeviceErrorRecord[] {
     return this.#device(deviceId).errors;
   }
 
   /** The stored introspection of a device. */
   introspection(deviceId: string): readonly IntrospectionEntry[] | undefined {
-    return this.#device(deviceId).introspection;
+    return this.#devices.get(deviceId)?.introspection;
   }
 
   /** Device-owned properties the server holds, keyed by `interface + path`. */
   deviceProperties(deviceId: string): ReadonlyMap<string, ReceivedValue> {
-    return this.#device(deviceId).deviceProperties;
+    return this.#devices.get(deviceId)?.deviceProperties ?? new Map();
   }
 
   /** Server-owned properties set for a device, keyed by `interface + path`. */
   serverProperties(deviceId: string): ReadonlyMap<string, ReceivedValue> {
     const out = new Map<string, ReceivedValue>();
-    for (const [key, { value }] of this.#device(deviceId).serverProperties) out.set(key, value);
+    for (const [key, { value }] of this.#devices.get(deviceId)?.serverProperties ?? []) {
+      out.set(key, value);
+    }
     return out;
+  }
+
+  /** Stored datastream values of a device (both ownerships), keyed by `interface + path`. */
+  datastreamValues(deviceId: string): ReadonlyMap<string, readonly DatastreamSample[]> {
+    return this.#devices.get(deviceId)?.history ?? new Map();
+  }
+
+  /** Traffic counters of a device. */
+  traffic(deviceId: string): DeviceTraffic {
+    const state = this.#devices.get(deviceId);
+    return {
+      messages: state?.traffic.messages ?? 0,
+      bytes: state?.traffic.bytes ?? 0,
+      byInterface: new Map(
+        [...state?.byInterface ?? []].map(([name, c]) => [name, { ...c }]),
+      ),
+    };
   }
 
   /** Resolves with the first message (already received or future) matching `predicate`. */
@@ -186,6 +374,7 @@ export class RealmServer {
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
       const { signal } = options;
+      if (signal?.aborted) return reject(signal.reason);
       const onAbort = () => {
         state.watchers.delete(watcher);
         reject(signal?.reason);
@@ -203,7 +392,33 @@ export class RealmServer {
 
   #record(state: DeviceState, message: ReceivedMessage): void {
     state.received.push(message);
+    const limit = this.#options.receivedLimit ?? 100_000;
+    if (state.received.length > limit) state.received.splice(0, state.received.length - limit);
     for (const watcher of [...state.watchers]) watcher(message);
+  }
+
+  #count(state: DeviceState, interfaceName: string, bytes: number): void {
+    let counter = state.byInterface.get(interfaceName);
+    if (!counter) state.byInterface.set(interfaceName, counter = { messages: 0, bytes: 0 });
+    counter.messages++;
+    counter.bytes += bytes;
+  }
+
+  #remember(state: DeviceState, key: string, sample: DatastreamSample): void {
+    let samples = state.history.get(key);
+    if (samples) {
+      state.history.delete(key); // re-inserted last: the map stays in least-recent-write order
+    } else {
+      samples = [];
+      const pathLimit = this.#options.pathLimit ?? 10_000;
+      while (state.history.size >= pathLimit) {
+        state.history.delete(state.history.keys().next().value as string);
+      }
+    }
+    samples.push(sample);
+    const limit = this.#options.historyLimit ?? 100;
+    if (samples.length > limit) samples.splice(0, samples.length - limit);
+    state.history.set(key, samples);
   }
 
   #introspected(state: DeviceState, name: string): Interface | undefined {
@@ -223,15 +438,21 @@ export class RealmServer {
     link: DeviceLink,
   ): Promise<void> {
     const state = this.#device(deviceId);
+    state.traffic.messages++;
+    state.traffic.bytes += payload.length;
     try {
-      await this.#handle(state, topic, payload, qos, link);
+      await this.#handle(deviceId, state, topic, payload, qos, link);
     } catch (error) {
       const refusal = error instanceof DeviceRefusal ? error : new DeviceRefusal(
         "undecodable_bson_payload",
         (error as Error)?.message ?? String(error),
       );
-      state.errors.push({ name: refusal.errorName, topic, message: refusal.message });
+      const record = { name: refusal.errorName, topic, message: refusal.message };
+      state.errors.push(record);
+      const limit = this.#options.errorLimit ?? 1000;
+      if (state.errors.length > limit) state.errors.splice(0, state.errors.length - limit);
       this.#record(state, { kind: "refused", topic, qos, payload, error: refusal.errorName });
+      this.#emit({ kind: "device-error", deviceId, error: record, disconnect: refusal.disconnect });
       if (refusal.disconnect) {
         state.pendingEmptyCache = true;
         link.disconnect({ dropSession: true, reason: `${refusal.errorName}: ${refusal.message}` });
@@ -240,6 +461,7 @@ export class RealmServer {
   }
 
   async #handle(
+    deviceId: string,
     state: DeviceState,
     topic: string,
     payload: Uint8Array,
@@ -249,6 +471,7 @@ export class RealmServer {
     const base = topic.split("/").slice(0, 2).join("/");
     const kind = parseIncomingTopic(base, topic);
     if (!kind) throw new DeviceRefusal("invalid_interface", "topic outside the device base");
+    let message: ReceivedMessage;
     switch (kind.kind) {
       case "introspection": {
         let entries: IntrospectionEntry[];
@@ -258,22 +481,30 @@ export class RealmServer {
           throw new DeviceRefusal("invalid_introspection", (error as Error).message);
         }
         state.introspection = entries;
-        this.#record(state, { kind: "introspection", topic, qos, payload, introspection: entries });
+        message = { kind: "introspection", topic, qos, payload, introspection: entries };
+        this.#record(state, message);
+        this.#emit({ kind: "introspection", deviceId, introspection: entries });
         return;
       }
       case "capabilities":
-        this.#capabilities(state, topic, payload, qos);
-        return;
+        message = this.#capabilities(state, topic, payload, qos);
+        break;
       case "control":
-        await this.#control(state, kind.path, base, topic, payload, qos, link);
-        return;
+        message = await this.#control(state, kind.path, base, topic, payload, qos, link);
+        break;
       case "data":
-        this.#data(state, kind.interfaceName, kind.path, topic, payload, qos);
-        return;
+        message = this.#data(state, kind.interfaceName, kind.path, topic, payload, qos);
+        break;
     }
+    this.#emit({ kind: "message", deviceId, message });
   }
 
-  #capabilities(state: DeviceState, topic: string, payload: Uint8Array, qos: QoS): void {
+  #capabilities(
+    state: DeviceState,
+    topic: string,
+    payload: Uint8Array,
+    qos: QoS,
+  ): ReceivedMessage {
     let doc: Record<string, unknown>;
     try {
       doc = BSON.deserialize(payload);
@@ -285,7 +516,9 @@ export class RealmServer {
       throw new DeviceRefusal("malformed_capabilities_message", `unknown format ${format}`);
     }
     if (format !== undefined) state.plaintextPurge = format === "plaintext";
-    this.#record(state, { kind: "capabilities", topic, qos, payload });
+    const message: ReceivedMessage = { kind: "capabilities", topic, qos, payload };
+    this.#record(state, message);
+    return message;
   }
 
   async #control(
@@ -296,11 +529,12 @@ export class RealmServer {
     payload: Uint8Array,
     qos: QoS,
     link: DeviceLink,
-  ): Promise<void> {
+  ): Promise<ReceivedMessage> {
     if (path === "/emptyCache") {
-      this.#record(state, { kind: "empty-cache", topic, qos, payload });
+      const message: ReceivedMessage = { kind: "empty-cache", topic, qos, payload };
+      this.#record(state, message);
       await this.#emptyCache(state, base, link);
-      return;
+      return message;
     }
     if (path === "/producer/properties") {
       let list: string[];
@@ -317,8 +551,15 @@ export class RealmServer {
           state.deviceProperties.delete(key);
         }
       }
-      this.#record(state, { kind: "producer-properties", topic, qos, payload, purgeList: list });
-      return;
+      const message: ReceivedMessage = {
+        kind: "producer-properties",
+        topic,
+        qos,
+        payload,
+        purgeList: list,
+      };
+      this.#record(state, message);
+      return message;
     }
     throw new DeviceRefusal("unexpected_control_message", `control path "${path}"`);
   }
@@ -328,7 +569,7 @@ export class RealmServer {
       if (!this.#interfaces.has(`${entry.name}:${entry.major}`)) {
         throw new DeviceRefusal(
           "interface_loading_failed",
-          `interface ${entry.name} v${entry.major} is not installed in realm ${this.realm}`,
+          `${entry.name}:${entry.major} not installed in realm ${this.realm}`,
         );
       }
     }
@@ -356,13 +597,16 @@ export class RealmServer {
     topic: string,
     payload: Uint8Array,
     qos: QoS,
-  ): void {
+  ): ReceivedMessage {
     if (rawPath.includes("//")) throw new DeviceRefusal("invalid_path", `path "${rawPath}"`);
     const iface = this.#introspected(state, interfaceName);
     if (!iface) {
+      const entry = state.introspection?.find((e) => e.name === interfaceName);
       throw new DeviceRefusal(
         "interface_loading_failed",
-        `"${interfaceName}" is not in the introspection or not installed`,
+        entry
+          ? `${interfaceName}:${entry.major} not installed in realm ${this.realm}`
+          : `${interfaceName} is not in the device introspection`,
       );
     }
     if (iface.ownership !== "device") {
@@ -387,8 +631,10 @@ export class RealmServer {
         throw new DeviceRefusal("unset_not_allowed", `"${path}" on "${interfaceName}"`);
       }
       state.deviceProperties.delete(interfaceName + path);
-      this.#record(state, { kind: "unset", topic, qos, payload, interfaceName, path });
-      return;
+      this.#count(state, interfaceName, payload.length);
+      const message: ReceivedMessage = { kind: "unset", topic, qos, payload, interfaceName, path };
+      this.#record(state, message);
+      return message;
     }
     let value: ReceivedValue | ReceivedObject;
     try {
@@ -399,10 +645,18 @@ export class RealmServer {
       if (error instanceof DeviceValueError) throw new DeviceRefusal(error.reason, error.message);
       throw error;
     }
+    this.#count(state, interfaceName, payload.length);
     if (iface.type === "properties") {
       state.deviceProperties.set(interfaceName + path, value as ReceivedValue);
+    } else {
+      const reception = new Date(this.#now());
+      this.#remember(state, interfaceName + path, {
+        value,
+        timestamp: envelope.timestamp ?? reception,
+        receptionTimestamp: reception,
+      });
     }
-    this.#record(state, {
+    const message: ReceivedMessage = {
       kind: "data",
       topic,
       qos,
@@ -411,7 +665,9 @@ export class RealmServer {
       path,
       value,
       timestamp: envelope.timestamp,
-    });
+    };
+    this.#record(state, message);
+    return message;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -420,7 +676,7 @@ export class RealmServer {
   /**
    * Publishes a server-owned value to a device, as AppEngine would: `{v}` without `t`, QoS 2
    * for properties, QoS by reliability for datastreams. Properties are also kept for the next
-   * `emptyCache`.
+   * `emptyCache`, datastream values for reads.
    *
    * @returns whether a subscription received it (a promise when the link is asynchronous)
    * @throws {AstarteError} when the interface/path/value is invalid, or when a guaranteed or
@@ -433,11 +689,12 @@ export class RealmServer {
     value: AstarteValue | AstarteObject,
     link: DeviceLink | undefined,
   ): boolean | Promise<boolean> {
-    const iface = this.#serverInterface(interfaceName);
     const state = this.#device(deviceId);
+    const iface = this.#serverInterface(state, interfaceName);
     const ctx = { interfaceName, path };
     let payload: Uint8Array;
     let qos: QoS;
+    let stored: ReceivedValue | ReceivedObject;
     if (iface.aggregation === "object") {
       const mappings = iface.objectMappingsFor(path);
       if (!mappings) {
@@ -460,6 +717,7 @@ export class RealmServer {
       }
       payload = encodeObjectPayload(entries);
       qos = (mappings.values().next().value as Mapping).qos;
+      stored = decodeDeviceObject(mappings, decodeEnvelope(payload).value, ctx);
     } else {
       const mapping = iface.mappingFor(path);
       if (!mapping) {
@@ -471,11 +729,20 @@ export class RealmServer {
       validateValue(mapping.type, value, ctx);
       payload = encodeIndividualPayload(mapping.type, value as AstarteValue);
       qos = mapping.qos;
-      if (iface.type === "properties") {
-        const decoded = decodeDeviceValue(mapping.type, decodeEnvelope(payload).value, ctx);
-        state.serverProperties.set(interfaceName + path, { payload, value: decoded });
-      }
+      stored = decodeDeviceValue(mapping.type, decodeEnvelope(payload).value, ctx);
     }
+    if (iface.type === "properties") {
+      state.serverProperties.set(interfaceName + path, { payload, value: stored as ReceivedValue });
+    } else {
+      const now = new Date(this.#now());
+      this.#remember(state, interfaceName + path, {
+        value: stored,
+        timestamp: now,
+        receptionTimestamp: now,
+      });
+    }
+    this.#count(state, interfaceName, payload.length);
+    this.#emit({ kind: "server-data", deviceId, interfaceName, path, value });
     const topic = `${this.realm}/${deviceId}/${interfaceName}${path}`;
     const check = (delivered: boolean): boolean => {
       // AppEngine reports guaranteed/unique datastreams that reach nobody (spec 7.1).
@@ -498,7 +765,8 @@ export class RealmServer {
     path: string,
     link: DeviceLink | undefined,
   ): boolean | Promise<boolean> {
-    const iface = this.#serverInterface(interfaceName);
+    const state = this.#device(deviceId);
+    const iface = this.#serverInterface(state, interfaceName);
     const mapping = iface.mappingFor(path);
     if (iface.type !== "properties" || !mapping?.allowUnset) {
       throw new AstarteError(
@@ -506,7 +774,8 @@ export class RealmServer {
         `Cannot unset "${path}" on "${interfaceName}": not an allow_unset property`,
       );
     }
-    this.#device(deviceId).serverProperties.delete(interfaceName + path);
+    state.serverProperties.delete(interfaceName + path);
+    this.#emit({ kind: "server-data", deviceId, interfaceName, path });
     return link?.publish(
       `${this.realm}/${deviceId}/${interfaceName}${path}`,
       new Uint8Array(0),
@@ -514,8 +783,9 @@ export class RealmServer {
     ) ?? false;
   }
 
-  #serverInterface(interfaceName: string): Interface {
-    const iface = [...this.#interfaces.values()].find((i) => i.name === interfaceName);
+  /** The server-owned interface a device uses: the major of its introspection, else the highest. */
+  #serverInterface(state: DeviceState, interfaceName: string): Interface {
+    const iface = this.#introspected(state, interfaceName) ?? this.getInterface(interfaceName);
     if (!iface) {
       throw new AstarteError(
         "interface-not-found",
@@ -529,6 +799,90 @@ export class RealmServer {
       );
     }
     return iface;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Saved state
+
+  /**
+   * The realm's durable state as JSON-safe data: installed interfaces, and per device its
+   * introspection, properties, datastream values, traffic counters and device errors (not the
+   * `received()` log).
+   */
+  exportState(): RealmServerState {
+    const devices: Record<string, Json> = {};
+    for (const [deviceId, state] of this.#devices) {
+      devices[deviceId] = {
+        introspection: state.introspection?.map((e) => ({ ...e })) ?? null,
+        deviceProperties: [...state.deviceProperties].map(([k, v]) => [k, toTagged(v)]),
+        serverProperties: [...state.serverProperties].map((
+          [k, { payload, value }],
+        ) => [k, payload.toBase64(), toTagged(value)]),
+        history: [...state.history].map(([k, samples]) => [
+          k,
+          samples.map((s) => [
+            toTagged(s.value),
+            s.timestamp.getTime(),
+            s.receptionTimestamp.getTime(),
+          ]),
+        ]),
+        traffic: [state.traffic.messages, state.traffic.bytes],
+        byInterface: [...state.byInterface].map(([k, c]) => [k, c.messages, c.bytes]),
+        errors: state.errors.map((e) => ({ ...e })),
+        plaintextPurge: state.plaintextPurge,
+      };
+    }
+    return {
+      version: 1,
+      interfaces: this.interfaces().map((i) => i.toJSON()),
+      devices,
+    };
+  }
+
+  /**
+   * Loads a state saved by {@link exportState}: installs its interfaces and replaces the state
+   * of the devices it lists.
+   *
+   * @throws {TypeError} when the state is not in a known format
+   */
+  importState(saved: RealmServerState): void {
+    if (saved?.version !== 1) throw new TypeError("Unknown realm state format");
+    for (const json of saved.interfaces) this.installInterface(json);
+    for (const [deviceId, raw] of Object.entries(saved.devices)) {
+      const d = raw as Record<string, Json>;
+      this.#devices.delete(deviceId);
+      const state = this.#device(deviceId);
+      state.introspection = Array.isArray(d.introspection)
+        ? (d.introspection as unknown as IntrospectionEntry[])
+        : undefined;
+      for (const [k, v] of d.deviceProperties as [string, Json][]) {
+        state.deviceProperties.set(k, fromTagged(v) as ReceivedValue);
+      }
+      for (const [k, payload, v] of d.serverProperties as [string, string, Json][]) {
+        state.serverProperties.set(k, {
+          payload: Uint8Array.fromBase64(payload),
+          value: fromTagged(v) as ReceivedValue,
+        });
+      }
+      for (const [k, samples] of d.history as [string, [Json, number, number][]][]) {
+        state.history.set(
+          k,
+          samples.map(([v, t, r]) => ({
+            value: fromTagged(v) as ReceivedValue,
+            timestamp: new Date(t),
+            receptionTimestamp: new Date(r),
+          })),
+        );
+      }
+      const [messages, bytes] = d.traffic as [number, number];
+      state.traffic.messages = messages;
+      state.traffic.bytes = bytes;
+      for (const [k, m, b] of d.byInterface as [string, number, number][]) {
+        state.byInterface.set(k, { messages: m, bytes: b });
+      }
+      state.errors.push(...(d.errors as unknown as DeviceErrorRecord[]));
+      state.plaintextPurge = d.plaintextPurge === true;
+    }
   }
 }
 
