@@ -24,10 +24,13 @@
 export {
   type ConnectedInfo,
   type ConnectionState,
+  type ConnectOptions,
   type DefaultTransportOptions,
   Device,
   type DeviceOptions,
+  type DisconnectOptions,
   type DisconnectReason,
+  type DisconnectResult,
   type IncomingData,
   type SendOptions,
   type SendResult,
@@ -40,6 +43,8 @@ export {
   type AstarteErrorCode,
   InterfaceError,
   type InterfaceErrorDetails,
+  type MalformedMessageDetails,
+  MalformedMessageError,
   ValidationError,
   type ValidationErrorDetails,
 } from "./src/errors.ts";
@@ -86,7 +91,7 @@ export {
   type Store,
   type StoredCredentials,
 } from "./src/store.ts";
-export { MemoryStore } from "./plugins/memory/memory_store.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./plugins/memory/memory_store.ts";
 export {
   generateDeviceId,
   generateRandomDeviceId,

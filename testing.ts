@@ -12,7 +12,17 @@
  * @module
  */
 export { FakeAstarte, type FakeAstarteOptions } from "./src/testing/fake_astarte.ts";
-export type { DeviceErrorRecord, DeviceLink, ReceivedMessage } from "./src/testing/realm_server.ts";
+export type {
+  DatastreamSample,
+  DeviceErrorRecord,
+  DeviceLink,
+  DeviceTraffic,
+  RealmEvent,
+  RealmServerOptions,
+  RealmServerState,
+  ReceivedMessage,
+  ServerLogger,
+} from "./src/testing/realm_server.ts";
 export { RealmServer } from "./src/testing/realm_server.ts";
 export {
   BrokerConnection,
@@ -21,13 +31,21 @@ export {
   topicMatches,
 } from "./plugins/memory/memory_broker.ts";
 export { MemoryTransport } from "./plugins/memory/memory_transport.ts";
-import type { DevServer, DevServerOptions } from "./src/testing/dev_server.ts";
+import type { DevServer, DevServerOptions } from "./plugins/dev_server/dev_server.ts";
 export type { DevServer, DevServerOptions };
+export type {
+  DevDevice,
+  DevDeviceStatus,
+  DeviceConnectionInfo,
+} from "./plugins/dev_server/dev_server.ts";
+export { devServerBanner, type DevServerBannerOptions } from "./plugins/dev_server/banner.ts";
 
 /**
- * Starts the embedded Astarte dev server on 127.0.0.1: a Pairing API and an MQTT broker over
- * mutual TLS with Astarte's server semantics. Loaded on demand, so that importing the fake
- * Astarte does not load the broker and X.509 libraries.
+ * Starts the embedded Astarte dev server on 127.0.0.1: one HTTP server with the Pairing API
+ * (`pairingUrl`), an AppEngine API (`appEngineUrl`) and a Realm Management API, and an MQTT
+ * broker over mutual TLS, with Astarte's server semantics; a development tool, never for
+ * production. Loaded on demand, so that importing the fake Astarte does not load the broker and
+ * X.509 libraries.
  *
  * @param options realm, interfaces and ports
  * @returns the running server; close it with `close()` or `await using`
@@ -40,6 +58,6 @@ export type { DevServer, DevServerOptions };
  * ```
  */
 export async function startDevServer(options?: DevServerOptions): Promise<DevServer> {
-  const { startDevServer: start } = await import("./src/testing/dev_server.ts");
+  const { startDevServer: start } = await import("./plugins/dev_server/dev_server.ts");
   return await start(options);
 }

@@ -11,7 +11,7 @@ import { dataTopic } from "./protocol.ts";
 import type { OutgoingRecord } from "./store.ts";
 import type { OutgoingPersistence } from "./transport.ts";
 import type { CachedProperty } from "./_property_cache.ts";
-import type { PendingSample } from "./_retention.ts";
+import type { PendingSample, RetainOutcome } from "./_retention.ts";
 import { deliverProperty, type Handshake } from "./_handshake.ts";
 import { canPublish, type SessionContext } from "./_session_context.ts";
 import type { SendStatus } from "./device.ts";
@@ -30,16 +30,21 @@ export class Delivery {
     this.#handshake = handshake;
   }
 
-  /** Publishes a device property change now when connected; reports how it was kept otherwise. */
+  /**
+   * Publishes a device property change now when connected; reports how it was kept otherwise.
+   * Whether it may go now is decided when it is handed over (see `SessionContext.closing`).
+   */
   async publishProperty(entry: CachedProperty): Promise<SendStatus> {
+    const admitted = !this.#ctx.closing;
     // FIX: a change made during the handshake may come after the handshake read the pending
     // properties (e.g. an answer to a server property received during FULL_SYNC): wait for the
     // handshake and deliver it then, not at the next reconnection. A duplicate publish of the
     // same value is possible here and harmless.
     if (this.#ctx.state === "handshaking") await this.#handshake.idle;
-    if (canPublish(this.#ctx)) {
+    if (admitted && canPublish(this.#ctx)) {
       try {
         await deliverProperty(this.#ctx.wiring, entry);
+        this.#ctx.delivered++;
         return "delivered";
       } catch {
         // Still pending: the next handshake delivers it.
@@ -48,7 +53,10 @@ export class Delivery {
     return this.#ctx.wiring.store.persistent ? "stored" : "queued";
   }
 
-  /** Sends a datastream sample now, or retains it per its mapping. */
+  /**
+   * Sends a datastream sample now, or retains it per its mapping. The choice is made
+   * synchronously, when the sample is handed over, so that calls keep their order.
+   */
   async sendSample(sample: EncodedSample, producedAt: number): Promise<SendStatus> {
     const { retention, store } = this.#ctx.wiring;
     const pending = retention.sample(
@@ -61,23 +69,38 @@ export class Delivery {
     // With a persistent store every `stored` sample is written to disk before anything else,
     // so that it survives a crash at any point; the replay then delivers it.
     const persist = sample.mapping.retention === "stored" && store.persistent;
-    const direct = this.#ctx.state === "connected" && !persist &&
+    const direct = this.#open() && !persist &&
       (!retention.pending || sample.mapping.retention === "discard");
-    if (!direct) {
-      const outcome = await retention.retain(pending, sample.mapping);
-      if (this.#ctx.state === "connected") this.flush();
-      return outcome;
-    }
+    if (!direct) return await this.#retain(pending, sample, false);
     try {
       await this.#publishSample(pending);
+      this.#ctx.delivered++;
       return "delivered";
     } catch {
       // Not acknowledged before the connection dropped: retained per its mapping (spec 7.2),
-      // at the head of the queue since it was produced before anything queued meanwhile.
-      const outcome = await retention.retain(pending, sample.mapping, true);
-      if (this.#ctx.state === "connected") this.flush();
-      return outcome;
+      // among the queued samples by production time.
+      return await this.#retain(pending, sample, true);
     }
+  }
+
+  /** Whether new data may be published now: connected, and `disconnect()` not called. */
+  #open(): boolean {
+    return this.#ctx.state === "connected" && !this.#ctx.closing;
+  }
+
+  async #retain(
+    pending: PendingSample,
+    sample: EncodedSample,
+    front: boolean,
+  ): Promise<RetainOutcome> {
+    const w = this.#ctx.wiring;
+    const outcome = await w.retention.retain(pending, sample.mapping, front);
+    if (outcome === "discarded") {
+      this.#ctx.discarded++;
+      this.#ctx.discards.count(sample.interface.name, w.now());
+    }
+    if (this.#open()) this.flush();
+    return outcome;
   }
 
   #publishSample(sample: PendingSample): Promise<void> {
@@ -114,16 +137,45 @@ export class Delivery {
     };
   })();
 
-  /** Replays the retention queues in the background; failures end up in onError. */
+  /**
+   * Replays the retention queues in the background; failures end up in onError. Does nothing
+   * once `disconnect()` was called: {@link Delivery.drain} takes over.
+   */
   flush(): void {
     const w = this.#ctx.wiring;
-    if (!w.retention.pending) return;
-    w.retention.replay((s) => this.#publishSample(s)).catch((error) =>
-      w.report(
-        error instanceof AstarteError
-          ? error
-          : new AstarteError("store-failed", "Retention replay failed", { cause: error }),
-      )
-    );
+    if (!w.retention.pending || this.#ctx.closing) return;
+    this.#replay().catch((error) => w.report(this.#replayFailure(error)));
+  }
+
+  /**
+   * Replays the retention queues (up to the hold set by `disconnect()`) until they are empty
+   * or a replay makes no progress (connection lost, only held samples left). Never rejects:
+   * failures end up in onError.
+   */
+  async drain(): Promise<void> {
+    const { retention } = this.#ctx.wiring;
+    while (retention.pending && canPublish(this.#ctx)) {
+      const before = retention.progress;
+      try {
+        await this.#replay();
+      } catch (error) {
+        this.#ctx.wiring.report(this.#replayFailure(error));
+        return;
+      }
+      if (retention.progress === before) return;
+    }
+  }
+
+  #replay(): Promise<void> {
+    return this.#ctx.wiring.retention.replay(async (s) => {
+      await this.#publishSample(s);
+      this.#ctx.delivered++;
+    });
+  }
+
+  #replayFailure(error: unknown): AstarteError {
+    return error instanceof AstarteError
+      ? error
+      : new AstarteError("store-failed", "Retention replay failed", { cause: error });
   }
 }

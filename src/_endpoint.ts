@@ -140,33 +140,57 @@ export function trieFind<T>(
 }
 
 /**
+ * The rules of concrete paths, in words, indexed by the reason code the WASM codec returns for
+ * them (1-7); index 0 is a lone surrogate, which only JavaScript sees. The texts exist only here.
+ */
+export const PATH_RULES: readonly string[] = Object.freeze([
+  "must be valid Unicode (it contains a lone surrogate)",
+  `must start with "/"`,
+  `has no level ("/" is only the object path of an object interface whose endpoints have one level)`,
+  `has an empty level ("//")`,
+  `must not end with "/"`,
+  `must not contain "+" (MQTT wildcard)`,
+  `must not contain "#" (MQTT wildcard)`,
+  "must not contain U+0000 (forbidden in MQTT topics)",
+]);
+
+const [
+  LONE_SURROGATE,
+  NO_LEADING_SLASH,
+  NO_LEVEL,
+  EMPTY_LEVEL,
+  TRAILING_SLASH,
+  PLUS_SIGN,
+  HASH_SIGN,
+  NUL,
+] = PATH_RULES;
+
+/**
  * Why a concrete path cannot be resolved, or `undefined` when its syntax is valid. Mirrors DUP
  * (`//`, invalid UTF-8) plus the MQTT topic rules (no `+`, `#`, U+0000) and the SDK rule of
  * never sending a trailing `/`. One pass over the UTF-16 units: this runs on every sample.
  */
 export function invalidPathReason(path: string): string | undefined {
   const length = path.length;
-  if (length === 0 || path.charCodeAt(0) !== SLASH) return `must start with "/"`;
-  if (length === 1) {
-    return `has no level ("/" is only the object path of an object interface whose endpoints have one level)`;
-  }
+  if (length === 0 || path.charCodeAt(0) !== SLASH) return NO_LEADING_SLASH;
+  if (length === 1) return NO_LEVEL;
   let previous = SLASH;
   for (let i = 1; i < length; i++) {
     const code = path.charCodeAt(i);
     if (code === SLASH) {
-      if (previous === SLASH) return `has an empty level ("//")`;
+      if (previous === SLASH) return EMPTY_LEVEL;
     } else if (code === PLUS) {
-      return `must not contain "+" (MQTT wildcard)`;
+      return PLUS_SIGN;
     } else if (code === HASH) {
-      return `must not contain "#" (MQTT wildcard)`;
+      return HASH_SIGN;
     } else if (code === 0) {
-      return "must not contain U+0000 (forbidden in MQTT topics)";
+      return NUL;
     } else if (code >= 0xd800 && code <= 0xdfff && !path.isWellFormed()) {
-      return "must be valid Unicode (it contains a lone surrogate)";
+      return LONE_SURROGATE;
     }
     previous = code;
   }
-  return previous === SLASH ? `must not end with "/"` : undefined;
+  return previous === SLASH ? TRAILING_SLASH : undefined;
 }
 
 const SLASH = 0x2f;

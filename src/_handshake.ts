@@ -81,7 +81,8 @@ export class Handshake {
     return run;
   }
 
-  #introspection(): string {
+  /** The introspection string of the device's current interfaces. */
+  introspection(): string {
     return encodeIntrospection(
       [...this.#ctx.wiring.interfaces.values()].map((i) => ({
         name: i.name,
@@ -92,7 +93,7 @@ export class Handshake {
   }
 
   async #sync(sessionPresent: boolean): Promise<boolean> {
-    const introspection = this.#introspection();
+    const introspection = this.introspection();
     const full = !sessionPresent || !this.#syncedThisProcess || introspection !== this.#synced;
     // FIX (spec 10.5): a server-owned interface removed while offline kept its subscription in
     // the persistent session; drop it now (a new session has none).
@@ -167,7 +168,7 @@ export class Handshake {
       if (goneFilter) this.#stale.add(goneFilter);
       return;
     }
-    const introspection = this.#introspection();
+    const introspection = this.introspection();
     if (introspection === this.#synced && !change.added) return;
     try {
       // DECISION (spec 12 item 18): no emptyCache after adding a server-owned properties

@@ -1,12 +1,15 @@
 /**
  * Dispatch of messages received from the server (spec 9): consumer purge lists, server-owned
- * property sets/unsets and datastream samples. Anything malformed is reported and dropped; the
- * connection is never closed for it (checklist 31-32).
+ * property sets/unsets and datastream samples. Payloads and values are checked with the rules of
+ * values sent (`bson.ts`, `validate.ts`). Anything malformed is reported through `onError` as a
+ * `MalformedMessageError` naming interface, path and rule, and dropped before it reaches the
+ * application or the property cache; the connection is never closed for it (checklist 31-32).
  *
  * @module
  */
 import { decodeEnvelope, decodeObjectValue, decodeValue } from "./bson.ts";
-import { AstarteError } from "./errors.ts";
+import { listEndpoints } from "./codec/_checks.ts";
+import { AstarteError, MalformedMessageError } from "./errors.ts";
 import type { Interface } from "./interface.ts";
 import { decodePurgeProperties, parseIncomingTopic } from "./protocol.ts";
 import type { TransportMessage } from "./transport.ts";
@@ -56,9 +59,8 @@ export class IncomingDispatcher {
       this.#dispatch(message);
     } catch (error) {
       this.#o.report(
-        error instanceof AstarteError ? error : new AstarteError(
-          "malformed-message",
-          `Dropped message on "${message.topic}": ${(error as Error)?.message ?? error}`,
+        error instanceof AstarteError ? error : new MalformedMessageError(
+          { topic: message.topic, rule: `${(error as Error)?.message ?? error}` },
           { cause: error },
         ),
       );
@@ -76,47 +78,64 @@ export class IncomingDispatcher {
     );
   }
 
-  #malformed(topic: string, why: string, cause?: unknown): AstarteError {
-    return new AstarteError("malformed-message", `Dropped message on "${topic}": ${why}`, {
-      cause,
-    });
-  }
-
   #dispatch({ topic, payload }: TransportMessage): void {
     const o = this.#o;
     const kind = parseIncomingTopic(o.base, topic);
     if (kind?.kind === "control" && kind.path === "/consumer/properties") {
-      const entries = decodePurgeProperties(payload);
+      let entries: string[];
+      try {
+        entries = decodePurgeProperties(payload);
+      } catch (cause) {
+        throw new MalformedMessageError({ topic, rule: `${(cause as Error)?.message ?? cause}` }, {
+          cause,
+        });
+      }
       const keep = new Set(entries);
       const names = new Set(o.interfaces.keys());
       this.#serial(() => o.properties.purgeServer(keep, names));
       return;
     }
-    if (kind?.kind !== "data") throw this.#malformed(topic, "unexpected topic");
+    if (kind?.kind !== "data") {
+      throw new MalformedMessageError({
+        topic,
+        rule: "the topic is not a data topic or a control topic the device subscribes to",
+      });
+    }
     const { interfaceName, path } = kind;
+    const ctx = { topic, interfaceName, path };
+    const refuse = (rule: string) => new MalformedMessageError({ ...ctx, rule });
     const iface = o.interfaces.get(interfaceName);
-    if (!iface) {
-      throw this.#malformed(topic, `interface "${interfaceName}" is not in introspection`);
-    }
+    if (!iface) throw refuse("the interface is not in the introspection");
     if (iface.ownership !== "server") {
-      throw this.#malformed(topic, `interface "${interfaceName}" is device-owned`);
+      throw refuse("the interface is device-owned: the server may not write it");
     }
-    const envelope = decodeEnvelope(payload);
-    const received = new Date(o.now());
-    const ctx = { interfaceName, path };
+    const resolution = iface.resolve(path);
+    const unresolved = (expected: string) =>
+      refuse(
+        resolution.kind === "invalid"
+          ? resolution.reason
+          : `${expected} (the endpoints are ${listEndpoints(iface)})`,
+      );
     if (iface.aggregation === "object") {
-      const mappings = iface.objectMappingsFor(path);
-      if (!mappings) throw this.#malformed(topic, `no object path "${path}" in "${interfaceName}"`);
-      if (envelope.unset) throw this.#malformed(topic, "unset on a datastream");
+      if (resolution.kind !== "object") throw unresolved("the path is not an object path");
+      const mappings = resolution.mappings;
+      const envelope = decodeEnvelope(payload, ctx);
+      if (envelope.unset) {
+        throw refuse("an unset (empty payload, null v or empty binary v) on a datastream");
+      }
       const value = decodeObjectValue(mappings, envelope.value, ctx);
-      const timestamp = envelope.timestamp ?? received;
+      const timestamp = envelope.timestamp ?? new Date(o.now());
       this.#serial(() => o.emit({ interfaceName, path, value, timestamp, type: iface.type }));
       return;
     }
-    const mapping = iface.mappingFor(path);
-    if (!mapping) throw this.#malformed(topic, `no mapping for "${path}" in "${interfaceName}"`);
+    if (resolution.kind !== "mapping") throw unresolved("no endpoint matches the path");
+    const mapping = resolution.mapping;
+    const envelope = decodeEnvelope(payload, ctx);
+    const received = new Date(o.now());
     if (iface.type === "datastream") {
-      if (envelope.unset) throw this.#malformed(topic, "unset on a datastream");
+      if (envelope.unset) {
+        throw refuse("an unset (empty payload, null v or empty binary v) on a datastream");
+      }
       const value = decodeValue(mapping.type, envelope.value, ctx);
       const timestamp = envelope.timestamp ?? received;
       this.#serial(() => o.emit({ interfaceName, path, value, timestamp, type: iface.type }));
@@ -124,9 +143,7 @@ export class IncomingDispatcher {
     }
     // Server-owned property: a `t` is meaningless and ignored (spec 6.6).
     if (envelope.unset) {
-      if (!mapping.allowUnset) {
-        throw this.#malformed(topic, `unset of "${path}" whose mapping does not allow_unset`);
-      }
+      if (!mapping.allowUnset) throw refuse("an unset of a mapping without allow_unset");
       this.#serial(async () => {
         const deleting = o.properties.delete("server", interfaceName, path);
         o.emit({ interfaceName, path, value: undefined, timestamp: received, type: iface.type });

@@ -41,6 +41,10 @@ export class RetentionQueues {
   readonly #handedOff = new Set<number>();
   /** Production time of the last sample built, to keep production times strictly increasing. */
   #lastProducedAt = -Infinity;
+  /** Samples produced after this time are not replayed (see {@link RetentionQueues.hold}). */
+  #holdAfter = Infinity;
+  /** Samples delivered or expired by replays so far. */
+  #progress = 0;
 
   /** @param options store, capacity, clock and error sink */
   constructor(options: RetentionOptions) {
@@ -76,6 +80,31 @@ export class RetentionQueues {
     return this.#volatile.length;
   }
 
+  /** Number of samples waiting in the store (persisted or not). */
+  get storedLength(): number {
+    return this.#storedCount;
+  }
+
+  /** Samples delivered or dropped as expired by replays so far; grows when a replay advances. */
+  get progress(): number {
+    return this.#progress;
+  }
+
+  /**
+   * Holds back, from replays, every sample built from now on (`true`), or releases them
+   * (`false`). `disconnect()` holds, so that its last replay delivers the
+   * samples sent before it and keeps the later ones for the next connection.
+   */
+  hold(on: boolean): void {
+    if (!on) {
+      this.#holdAfter = Infinity;
+      return;
+    }
+    // Samples built from now on get later production times (see `sample()`).
+    this.#lastProducedAt = Math.max(this.#lastProducedAt, this.#options.now());
+    this.#holdAfter = this.#lastProducedAt;
+  }
+
   /** Builds a pending sample, computing its expiry from the mapping. */
   sample(
     interfaceName: string,
@@ -95,7 +124,8 @@ export class RetentionQueues {
 
   /**
    * Keeps a sample for later according to its mapping's retention. `front` puts a volatile
-   * sample back at the head (a publish that failed in flight, produced before the queue).
+   * sample back among the queued ones by production time (a publish that failed in flight,
+   * usually produced before what was queued meanwhile).
    */
   async retain(sample: PendingSample, mapping: Mapping, front = false): Promise<RetainOutcome> {
     const store = this.#options.store;
@@ -105,10 +135,24 @@ export class RetentionQueues {
       return store.persistent ? "stored" : "queued";
     }
     if (mapping.retention === "discard") return "discarded";
-    if (front) this.#volatile.unshift(sample);
+    // FIX: several in-flight publishes failing together (a lost connection, a disconnect
+    // timeout) were each put at the head, which reversed their order.
+    if (front) this.#volatile.splice(this.#insertionIndex(sample.producedAt), 0, sample);
     else this.#volatile.push(sample);
     if (this.#volatile.length > this.#options.volatileCapacity) this.#evict();
     return "queued";
+  }
+
+  /** Index after every queued volatile sample produced at or before `producedAt`. */
+  #insertionIndex(producedAt: number): number {
+    let low = 0;
+    let high = this.#volatile.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((this.#volatile[mid] as PendingSample).producedAt <= producedAt) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   #evict(): void {
@@ -167,6 +211,7 @@ export class RetentionQueues {
       // Publish in order without waiting for each ack: order is kept by the transport.
       const results = await Promise.allSettled(live.map((s) => publish(s)));
       const done = [...expired, ...live.filter((_, i) => results[i]?.status === "fulfilled")];
+      this.#progress += done.length;
       if (expired.length > 0) this.#reportDropped(expired.length, "expired before delivery");
       await this.#forget(done);
       if (results.some((r) => r.status === "rejected")) return;
@@ -186,13 +231,12 @@ export class RetentionQueues {
       if (s > 0 && s === stored.length && !allStored) break;
       const a = stored[s];
       const b = this.#volatile[v];
-      if (a && (!b || a.producedAt <= b.producedAt)) {
-        out.push(a);
-        s++;
-      } else if (b) {
-        out.push(b);
-        v++;
-      }
+      const next = a && (!b || a.producedAt <= b.producedAt) ? a : b;
+      // Everything after a held sample is newer (or a stored one that must not overtake it).
+      if (!next || next.producedAt > this.#holdAfter) break;
+      out.push(next);
+      if (next === a) s++;
+      else v++;
     }
     return out;
   }

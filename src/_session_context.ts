@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AstarteError } from "./errors.ts";
+import { AstarteError } from "./errors.ts";
 import type { Interface } from "./interface.ts";
 import type { Store } from "./store.ts";
 import type { Transport, TransportMessage } from "./transport.ts";
@@ -18,15 +18,25 @@ export interface SessionOptions {
   /** Back-off between connection attempts. */
   readonly backoff?: BackoffOptions;
   /**
-   * After this many consecutive sessions closed by the server before being stable, the device
-   * stops reconnecting and reports a `server-kick` error (most likely an interface mismatch
-   * with the realm). @default 5
+   * After this many consecutive sessions closed during the handshake or right after it (a
+   * `server-kick`, or any loss within 10 s of the handshake) without a stable session in
+   * between, the device stops reconnecting: a pending `connect()` rejects, and `onError` gets
+   * a permanent `server-kick` error naming the introspection (most likely an interface the
+   * realm does not have). @default 5
    */
   readonly maxConsecutiveKicks?: number;
   /** A session that lasts this long resets the kick counter and the back-off. @default 60000 */
   readonly stableAfterMs?: number;
-  /** How long `disconnect()` waits for in-flight messages. @default 5000 */
+  /**
+   * How long `disconnect()` waits for the data sent before it to be delivered, when its call
+   * gives no `timeout`. @default 5000
+   */
   readonly disconnectTimeoutMs?: number;
+  /**
+   * How long `connect()` waits for the first handshake, when its call gives no `timeout`
+   * (`Infinity`: no limit). @default 30000
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 /** Wiring between the session and the device. */
@@ -46,6 +56,7 @@ export interface SessionWiring {
   readonly onMessage: (message: TransportMessage) => void;
   readonly onConnected: (info: ConnectedInfo) => void;
   readonly onDisconnected: (reason: DisconnectReason) => void;
+  readonly onStateChange: (state: ConnectionState) => void;
   readonly report: (error: AstarteError) => void;
 }
 
@@ -59,9 +70,59 @@ export interface SessionContext {
    * `connected` a few microtasks later, and changes queued behind the handshake run in between.
    */
   handshook: boolean;
+  /**
+   * `disconnect()` took its place in the call order: data handed over from now on follows the
+   * offline rules, while what was handed over before may still be delivered. Cleared by
+   * `connect()`.
+   */
+  closing: boolean;
+  /** Data messages (samples, property changes) acknowledged so far. */
+  delivered: number;
+  /** Samples dropped so far because of their `discard` retention. */
+  discarded: number;
+  /** Discards of the current offline period, reported once when it ends. */
+  readonly discards: DiscardTally;
 }
 
-/** Whether the connection may carry protocol messages now (see `handshook`). */
+/**
+ * Samples with `discard` retention dropped while offline, counted per interface so that one
+ * `sample-discarded` warning per offline period replaces one per sample.
+ */
+export class DiscardTally {
+  #total = 0;
+  #since = 0;
+  readonly #byInterface = new Map<string, number>();
+
+  /** Counts one dropped sample of `interfaceName` at time `now`. */
+  count(interfaceName: string, now: number): void {
+    if (this.#total === 0) this.#since = now;
+    this.#total++;
+    this.#byInterface.set(interfaceName, (this.#byInterface.get(interfaceName) ?? 0) + 1);
+  }
+
+  /** The warning for the discards counted so far (undefined when none); starts a new count. */
+  take(now: number): AstarteError | undefined {
+    if (this.#total === 0) return undefined;
+    const top = [...this.#byInterface].sort((a, b) => b[1] - a[1]);
+    const shown = top.slice(0, 5).map(([name, n]) => `${name}: ${n}`);
+    if (top.length > 5) shown.push(`${top.length - 5} more interfaces`);
+    const seconds = Math.max(0, Math.round((now - this.#since) / 1000));
+    const error = new AstarteError(
+      "sample-discarded",
+      `Dropped ${this.#total} sample(s) with discard retention while offline ` +
+        `(over ${seconds} s; ${shown.join(", ")}). Use volatile or stored retention in the ` +
+        "interface to keep samples until the device reconnects",
+    );
+    this.#total = 0;
+    this.#byInterface.clear();
+    return error;
+  }
+}
+
+/**
+ * Whether the connection may carry protocol messages now (see `handshook`). Data handed over
+ * after `disconnect()` also checks `closing`.
+ */
 export function canPublish(ctx: SessionContext): boolean {
   return ctx.state === "connected" || (ctx.state === "handshaking" && ctx.handshook);
 }

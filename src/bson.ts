@@ -5,23 +5,33 @@
  * library writes an integral number as int32, so a `double` 25 must be wrapped in `Double` to go
  * out as `0x01`, a `longinteger` in `Long` to go out as `0x12`, and so on.
  *
- * Decoding follows the rule order of the server's payload decoder (spec 5.6) and accepts the
- * encodings Astarte may send (spec 5.7 last column, spec 9, checklist 31). The server-side
- * variant {@link decodeDeviceValue} mirrors what Astarte accepts from a device, for test servers.
+ * Decoding reads the payload with a strict BSON reader (only the element types of the protocol,
+ * unique keys), follows the rule order of the server's payload decoder (spec 5.6), and checks
+ * every received value with the rules of values sent (`validate.ts`): one rule set for both
+ * directions. {@link decodeValue} (device side) and {@link decodeDeviceValue} (test servers)
+ * run the same check and differ only in the error they throw.
  *
  * @module
  */
 import { Binary, BSON, Double, Int32, Long } from "bson";
-import { AstarteError } from "./errors.ts";
+import { AstarteError, describeValue, MalformedMessageError } from "./errors.ts";
 import type { Mapping } from "./interface.ts";
-import { utf8ByteLength, type ValueContext } from "./validate.ts";
+import {
+  isSizeRule,
+  missingRequiredKey,
+  RULES,
+  scalarRule,
+  type ValueContext,
+} from "./validate.ts";
 import {
   type AstarteScalarType,
   type AstarteType,
   ITEM_TYPE,
   type ReceivedObject,
   type ReceivedValue,
+  VALUE_LIMITS,
 } from "./values.ts";
+import { BsonReadError, readBsonDocument } from "./_bson_reader.ts";
 
 /** The payload of a property unset: zero bytes, not a BSON document. Do not mutate. */
 export const EMPTY_PAYLOAD: Uint8Array = new Uint8Array(0);
@@ -123,19 +133,33 @@ export interface DecodedEnvelope {
   readonly unset: boolean;
 }
 
-const DESERIALIZE_OPTIONS = {
-  // Keep Int32/Double/Long/Binary wrappers so int32, int64 and double stay distinguishable.
-  promoteValues: false,
-  validation: { utf8: true as const },
-};
+/** Where a received payload was going: interface, path, field and, from the network, topic. */
+export interface ReceiveContext extends ValueContext {
+  /** The MQTT topic of the message, when it came from the network. */
+  readonly topic?: string;
+}
 
 function isDocument(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null &&
-    Object.getPrototypeOf(value) === Object.prototype;
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === null || proto === Object.prototype;
 }
 
 function isValidDate(value: unknown): value is Date {
   return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+function malformed(
+  ctx: ReceiveContext | undefined,
+  rule: string,
+  field: string | undefined = ctx?.field,
+): MalformedMessageError {
+  return new MalformedMessageError({
+    ...(ctx?.topic !== undefined ? { topic: ctx.topic } : {}),
+    ...(ctx !== undefined ? { interfaceName: ctx.interfaceName, path: ctx.path } : {}),
+    ...(field !== undefined ? { field } : {}),
+    rule,
+  });
 }
 
 const UNSET: DecodedEnvelope = Object.freeze({ value: undefined, unset: true });
@@ -145,16 +169,20 @@ const UNSET: DecodedEnvelope = Object.freeze({ value: undefined, unset: true });
  * in order:
  *
  * 1. a zero-length payload is an unset;
- * 2. `t` is used only when it is a BSON datetime (an int64 `t` is ignored), `m` is ignored;
- * 3. `v` holding a zero-length binary, with neither a datetime `t` nor a document `m`, is an
+ * 2. the payload must be exactly one BSON document made only of the element types the protocol
+ *    uses (double, string, document, array, binary, boolean, datetime, null, int32, int64), with
+ *    valid UTF-8, unique keys in every document and array keys `0`, `1`, ... in order;
+ * 3. `t` is used only when it is a BSON datetime (an int64 `t` is ignored), `m` is ignored; a
+ *    datetime `t` outside the range of a JavaScript `Date` is refused;
+ * 4. `v` holding a zero-length binary, with neither a datetime `t` nor a document `m`, is an
  *    unset;
- * 4. `{v: null}` is an unset (with or without `t`);
- * 5. a document without `v` is taken whole as the value (legacy object aggregation);
- * 6. bytes that are not exactly one BSON document (with valid UTF-8 strings) are malformed.
+ * 5. `{v: null}` is an unset (with or without `t`);
+ * 6. a document without `v` is taken whole as the value (legacy object aggregation).
  *
  * @param payload the MQTT payload
- * @returns the raw value (still `npm:bson` wrappers), the timestamp and the unset flag
- * @throws {AstarteError} code `malformed-message` when the payload is not a BSON document
+ * @param ctx where the payload was going, for the error message
+ * @returns the raw value (`npm:bson` wrappers), the timestamp and the unset flag
+ * @throws {MalformedMessageError} code `malformed-message`, naming the broken rule
  *
  * @example
  * ```ts
@@ -165,27 +193,36 @@ const UNSET: DecodedEnvelope = Object.freeze({ value: undefined, unset: true });
  * assert(!env.unset && decodeValue("integer", env.value, ctx) === 42);
  * ```
  */
-export function decodeEnvelope(payload: Uint8Array): DecodedEnvelope {
+export function decodeEnvelope(payload: Uint8Array, ctx?: ReceiveContext): DecodedEnvelope {
   if (payload.length === 0) return UNSET;
   let doc: Record<string, unknown>;
   try {
-    doc = BSON.deserialize(payload, DESERIALIZE_OPTIONS);
+    doc = readBsonDocument(payload);
   } catch (cause) {
-    throw new AstarteError(
-      "malformed-message",
-      `Cannot decode data payload of ${payload.length} bytes: not a BSON document`,
-      { cause },
+    const detail = cause instanceof BsonReadError ? cause.message : String(cause);
+    throw malformed(
+      ctx,
+      `the ${payload.length}-byte payload is not a BSON document the protocol accepts: ${detail}`,
+      undefined,
     );
   }
   if (!Object.hasOwn(doc, "v")) return { value: doc, unset: false };
   const v = doc.v;
   const t = doc.t;
+  if (t instanceof Date && !isValidDate(t)) {
+    throw malformed(ctx, "t is a BSON datetime outside the range of a JavaScript Date", undefined);
+  }
   const hasTimestamp = isValidDate(t);
   if (v === null) return UNSET;
   if (v instanceof Binary && v.position === 0 && !hasTimestamp && !isDocument(doc.m)) {
     return UNSET;
   }
   return hasTimestamp ? { value: v, timestamp: t, unset: false } : { value: v, unset: false };
+}
+
+/** Whether `raw` is exactly an instance of `cls` (a subclass such as `Timestamp` is not). */
+function exactly<T>(raw: unknown, cls: { readonly prototype: T }): raw is T {
+  return typeof raw === "object" && raw !== null && Object.getPrototypeOf(raw) === cls.prototype;
 }
 
 /** Names the BSON type of a decoded value for error messages. */
@@ -197,118 +234,192 @@ function describeBson(raw: unknown): string {
       return "BSON string";
     case "boolean":
       return "BSON boolean";
-    case "object": {
+    case "object":
       if (raw instanceof Date) return "BSON datetime";
-      if (Array.isArray(raw)) return "BSON array";
+      if (Array.isArray(raw)) return `BSON array of ${raw.length} items`;
+      if (exactly(raw, Double)) return "BSON double";
+      if (exactly(raw, Int32)) return "BSON int32";
+      if (exactly(raw, Long)) return "BSON int64";
+      if (exactly(raw, Binary)) return "BSON binary";
       if (raw instanceof RegExp) return "BSON regex";
-      const tag = (raw as { _bsontype?: unknown })._bsontype;
-      if (typeof tag === "string") return `BSON ${tag}`;
-      return "BSON document";
-    }
+      if (isDocument(raw)) return "BSON document";
+      return `BSON ${(raw as { _bsontype?: unknown })._bsontype ?? "value of an unused type"}`;
     default:
       return typeof raw;
   }
 }
 
+function bytesOf(raw: Binary): Uint8Array {
+  return raw.buffer.subarray(0, raw.position);
+}
+
 function copyBinary(raw: Binary): Uint8Array {
-  // npm:bson's Binary may be a view over the received packet: copy into a plain Uint8Array.
-  const out = new Uint8Array(raw.position);
-  out.set(raw.buffer.subarray(0, raw.position));
-  return out;
+  // The Binary may be a view over the received packet (and a Node Buffer): copy into a plain
+  // Uint8Array.
+  return new Uint8Array(bytesOf(raw));
 }
 
-/** Whether a Long holds a value in the int32 range. */
-function longFitsInt32(raw: Long): boolean {
-  return raw.high === (raw.low >> 31);
-}
+/**
+ * The BSON element types accepted for each mapping type when receiving, as the server accepts
+ * them from a device (the "Send" and "Server also accepts" columns of the protocol's type table).
+ * Any other element type is refused.
+ */
+const ACCEPTED_BSON: Readonly<Record<AstarteScalarType, string>> = {
+  double: "double, int32 or int64",
+  integer: "int32 or int64",
+  boolean: "boolean",
+  longinteger: "int32 or int64",
+  string: "string, or binary holding UTF-8",
+  binaryblob: "binary (any subtype)",
+  datetime: "datetime, or int32/int64 milliseconds",
+};
 
-/** Client-side scalar decode; `undefined` means "not acceptable". */
-function receiveScalar(type: AstarteScalarType, raw: unknown): ReceivedValue | undefined {
+const WRONG_TYPE: unique symbol = Symbol("wrong BSON type");
+const BAD_UTF8: unique symbol = Symbol("invalid UTF-8");
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Converts a BSON value to the JavaScript value of a scalar mapping type, when its BSON type is
+ * accepted for it ({@link ACCEPTED_BSON}); the value is then checked with the rules of values sent.
+ */
+function fromBson(
+  type: AstarteScalarType,
+  raw: unknown,
+): unknown | typeof WRONG_TYPE | typeof BAD_UTF8 {
   switch (type) {
     case "double":
-      if (raw instanceof Double || raw instanceof Int32) return raw.value;
-      if (raw instanceof Long) return raw.toNumber();
-      return undefined;
+      if (exactly(raw, Double) || exactly(raw, Int32)) return raw.value;
+      if (exactly(raw, Long)) return raw.toNumber();
+      return WRONG_TYPE;
     case "integer":
-      if (raw instanceof Int32) return raw.value;
-      if (raw instanceof Long && longFitsInt32(raw)) return raw.low;
-      return undefined;
+      if (exactly(raw, Int32)) return raw.value;
+      if (exactly(raw, Long)) return Number(raw.toBigInt()); // out of range: refused by the rule
+      return WRONG_TYPE;
     case "longinteger":
-      if (raw instanceof Long) return raw.toBigInt();
-      if (raw instanceof Int32) return BigInt(raw.value);
-      return undefined;
+      if (exactly(raw, Int32)) return BigInt(raw.value);
+      if (exactly(raw, Long)) return raw.toBigInt();
+      return WRONG_TYPE;
     case "boolean":
-      return typeof raw === "boolean" ? raw : undefined;
+      return typeof raw === "boolean" ? raw : WRONG_TYPE;
     case "string":
-      return typeof raw === "string" ? raw : undefined;
+      if (typeof raw === "string") return raw;
+      if (!exactly(raw, Binary)) return WRONG_TYPE;
+      try {
+        return STRICT_UTF8.decode(bytesOf(raw));
+      } catch {
+        return BAD_UTF8;
+      }
     case "binaryblob":
-      return raw instanceof Binary ? copyBinary(raw) : undefined;
+      return exactly(raw, Binary) ? copyBinary(raw) : WRONG_TYPE;
     case "datetime":
       if (raw instanceof Date) return raw;
-      if (raw instanceof Int32) return new Date(raw.value);
-      if (raw instanceof Long) return new Date(raw.toNumber());
-      return undefined;
+      if (exactly(raw, Int32)) return new Date(raw.value);
+      if (exactly(raw, Long)) return new Date(Number(raw.toBigInt())); // Invalid Date if too far
+      return WRONG_TYPE;
   }
 }
 
-function malformed(ctx: ValueContext, what: string, type: string, raw: unknown): AstarteError {
-  const field = ctx.field !== undefined ? ` field "${ctx.field}"` : "";
-  return new AstarteError(
-    "malformed-message",
-    `Cannot decode value on "${ctx.interfaceName}" path "${ctx.path}"${field}: ` +
-      `${what}expected ${type}, got ${describeBson(raw)}`,
+/** A received value that breaks a rule. `size` marks the server's `value_size_exceeded`. */
+class Refusal {
+  constructor(readonly rule: string, readonly size: boolean) {}
+}
+
+function receiveScalar(
+  expected: AstarteType,
+  type: AstarteScalarType,
+  raw: unknown,
+  item: number | undefined,
+): unknown {
+  const value = fromBson(type, raw);
+  const at = item === undefined ? "" : `item ${item} `;
+  if (value === WRONG_TYPE) {
+    return new Refusal(
+      `expected ${expected}, ${at}must be BSON ${ACCEPTED_BSON[type]} (got ${describeBson(raw)})`,
+      false,
+    );
+  }
+  if (value === BAD_UTF8) {
+    return new Refusal(`expected ${expected}, ${at}${RULES.invalidUtf8} (got BSON binary)`, false);
+  }
+  const rule = scalarRule(type, value);
+  if (rule === undefined) return value;
+  // As on the server, a bad item (even an oversized one) is not a size error of the array.
+  return new Refusal(
+    `expected ${expected}, ${at}${rule} (got ${describeValue(value)})`,
+    item === undefined && isSizeRule(rule),
   );
 }
 
 /**
- * Converts a raw value from {@link decodeEnvelope} to the application value for a mapping type,
- * accepting what Astarte may send (checklist 31): `longinteger` from int32 or int64 (always a
- * `bigint`); `double` from double, int32 or int64; `integer` from int32 (or an int64 in range);
- * `binaryblob` of any subtype (copied to a plain `Uint8Array`); `datetime` from a datetime or
- * from int32/int64 milliseconds; arrays item by item (empty arrays included, no length cap).
- *
- * @param type the mapping type
- * @param raw the raw `npm:bson` value
- * @param ctx interface, path and field, for the error message
- * @returns the decoded value
- * @throws {AstarteError} code `malformed-message` naming interface, path and expected type
- *
- * @example
- * ```ts
- * import { assert } from "@std/assert";
- * import { decodeEnvelope, decodeValue, encodeIndividualPayload } from "./bson.ts";
- * const { value } = decodeEnvelope(encodeIndividualPayload("integer", 7));
- * const ctx = { interfaceName: "org.example.Values", path: "/x" };
- * assert(decodeValue("longinteger", value, ctx) === 7n); // int32 accepted
- * ```
+ * The one check of received values, shared by the device ({@link decodeValue}) and the test
+ * servers ({@link decodeDeviceValue}): accepted BSON types, then the rules of values sent
+ * (`scalarRule`, the item limit of arrays).
  */
-export function decodeValue(type: AstarteType, raw: unknown, ctx: ValueContext): ReceivedValue {
+function receive(type: AstarteType, raw: unknown): ReceivedValue | Refusal {
   const itemType = ITEM_TYPE[type];
   if (itemType === undefined) {
-    const value = receiveScalar(type as AstarteScalarType, raw);
-    if (value === undefined) throw malformed(ctx, "", type, raw);
-    return value;
+    return receiveScalar(type, type as AstarteScalarType, raw, undefined) as
+      | ReceivedValue
+      | Refusal;
   }
-  if (!Array.isArray(raw)) throw malformed(ctx, "", type, raw);
+  if (!Array.isArray(raw)) {
+    return new Refusal(`expected ${type}, must be a BSON array (got ${describeBson(raw)})`, false);
+  }
+  if (raw.length > VALUE_LIMITS.maxArrayItems) {
+    return new Refusal(`expected ${type}, ${RULES.arraySize} (got ${raw.length})`, true);
+  }
   const out = new Array<unknown>(raw.length);
   for (let i = 0; i < raw.length; i++) {
-    const value = receiveScalar(itemType, raw[i]);
-    if (value === undefined) throw malformed(ctx, `item ${i}: `, itemType, raw[i]);
+    const value = receiveScalar(type, itemType, raw[i], i);
+    if (value instanceof Refusal) return value;
     out[i] = value;
   }
   return out as ReceivedValue;
 }
 
 /**
- * Decodes a received object aggregate: every key must be the last level of one of `mappings`
- * and is decoded with {@link decodeValue}. Missing keys are allowed (the server already enforced
- * `required`).
+ * Converts a raw value from {@link decodeEnvelope} to the application value for a mapping type.
+ * Received values follow the rules of values sent (ranges, finite doubles, sizes, 1024 items),
+ * and each mapping type accepts the BSON types the server accepts from a device: `double` from
+ * double, int32 or int64; `integer` from int32 or int64; `longinteger` from int32 or int64
+ * (always a `bigint`); `string` from a string or a binary holding UTF-8; `binaryblob` from a
+ * binary of any subtype (copied to a plain `Uint8Array`); `datetime` from a datetime or int32/int64
+ * milliseconds; arrays from a BSON array whose items follow the scalar rule.
+ *
+ * @param type the mapping type
+ * @param raw the raw `npm:bson` value
+ * @param ctx interface, path and field, for the error message
+ * @returns the decoded value
+ * @throws {MalformedMessageError} code `malformed-message` naming interface, path and the rule
+ *
+ * @example
+ * ```ts
+ * import { assert, assertThrows } from "@std/assert";
+ * import { decodeEnvelope, decodeValue, encodeIndividualPayload } from "./bson.ts";
+ * import { BSON, Int32 } from "bson";
+ * const { value } = decodeEnvelope(encodeIndividualPayload("integer", 7));
+ * const ctx = { interfaceName: "org.example.Values", path: "/x" };
+ * assert(decodeValue("longinteger", value, ctx) === 7n); // int32 accepted
+ * const min = decodeEnvelope(BSON.serialize({ v: new Int32(-2147483648) })).value;
+ * assertThrows(() => decodeValue("integer", min, ctx)); // refused, as when sending
+ * ```
+ */
+export function decodeValue(type: AstarteType, raw: unknown, ctx: ReceiveContext): ReceivedValue {
+  const value = receive(type, raw);
+  if (value instanceof Refusal) throw malformed(ctx, value.rule);
+  return value;
+}
+
+/**
+ * Decodes a received object aggregate with the rules of objects sent: a BSON document with at
+ * least one key; every key the last level of one of `mappings`, its value decoded with
+ * {@link decodeValue}; every `required` key present.
  *
  * @param mappings object mappings keyed by last endpoint level
  * @param raw the raw value from {@link decodeEnvelope}
  * @param ctx interface and object path, for the error message
  * @returns the decoded object, keys in payload order
- * @throws {AstarteError} code `malformed-message` on a non-document value, unknown key or bad value
+ * @throws {MalformedMessageError} code `malformed-message` naming the key and the rule
  *
  * @example
  * ```ts ignore
@@ -318,28 +429,37 @@ export function decodeValue(type: AstarteType, raw: unknown, ctx: ValueContext):
 export function decodeObjectValue(
   mappings: ReadonlyMap<string, Mapping>,
   raw: unknown,
-  ctx: ValueContext,
+  ctx: ReceiveContext,
 ): ReceivedObject {
-  if (!isDocument(raw)) throw malformed(ctx, "", "an object", raw);
+  if (!isDocument(raw)) {
+    throw malformed(ctx, `expected an object, must be a BSON document (got ${describeBson(raw)})`);
+  }
+  const keys = Object.keys(raw);
+  if (keys.length === 0) throw malformed(ctx, `expected an object, ${RULES.emptyObject}`);
   const out: ReceivedObject = {};
-  for (const key of Object.keys(raw)) {
+  for (const key of keys) {
     const mapping = mappings.get(key);
-    const keyCtx = { interfaceName: ctx.interfaceName, path: ctx.path, field: key };
     if (mapping === undefined) {
-      throw malformed(keyCtx, "unknown object key, ", "a mapping key", raw[key]);
+      const known = [...mappings.keys()].join(", ");
+      throw malformed(ctx, `${RULES.unknownKey} (the keys are ${known})`, key);
     }
-    const value = decodeValue(mapping.type, raw[key], keyCtx);
+    const value = receive(mapping.type, raw[key]);
+    if (value instanceof Refusal) throw malformed(ctx, value.rule, key);
     // `__proto__` is a valid endpoint level: define it as an own property, never a prototype.
-    if (key === "__proto__") {
-      Object.defineProperty(out, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else {
-      out[key] = value;
-    }
+    Object.defineProperty(out, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  const missing = missingRequiredKey(mappings, raw);
+  if (missing !== undefined) {
+    throw malformed(
+      ctx,
+      `expected ${mappings.get(missing)!.type}, ${RULES.missingRequired}`,
+      missing,
+    );
   }
   return out;
 }
@@ -368,91 +488,11 @@ export class DeviceValueError extends AstarteError {
   }
 }
 
-const INT32_MIN = -2147483648;
-const LONG_MIN = -9223372036854775808n;
-const MAX_BYTES = 65536;
-const MAX_ITEMS = 1024;
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** Marks a scalar refused as `value_size_exceeded` (`undefined` means `unexpected_value_type`). */
-const SIZE_EXCEEDED: unique symbol = Symbol("value_size_exceeded");
-
-/** Server-side scalar decode. */
-function acceptScalar(
-  type: AstarteScalarType,
-  raw: unknown,
-): ReceivedValue | undefined | typeof SIZE_EXCEEDED {
-  switch (type) {
-    case "double":
-      // Erlang floats cannot hold NaN/Infinity; the exact server error is not verified.
-      if (raw instanceof Double) return Number.isFinite(raw.value) ? raw.value : undefined;
-      if (raw instanceof Int32) return raw.value;
-      if (raw instanceof Long) return raw.toNumber();
-      return undefined;
-    case "integer":
-      // The server checks abs(v) <= 2^31 - 1, so -2^31 is refused.
-      if (raw instanceof Int32) return raw.value !== INT32_MIN ? raw.value : undefined;
-      if (raw instanceof Long && longFitsInt32(raw) && raw.low !== INT32_MIN) return raw.low;
-      return undefined;
-    case "longinteger":
-      if (raw instanceof Int32) return BigInt(raw.value);
-      if (raw instanceof Long) {
-        const value = raw.toBigInt();
-        return value !== LONG_MIN ? value : undefined;
-      }
-      return undefined;
-    case "boolean":
-      return typeof raw === "boolean" ? raw : undefined;
-    case "string":
-      if (typeof raw === "string") {
-        return raw.length * 3 <= MAX_BYTES || utf8ByteLength(raw) <= MAX_BYTES
-          ? raw
-          : SIZE_EXCEEDED;
-      }
-      if (raw instanceof Binary) {
-        let text: string;
-        try {
-          text = STRICT_UTF8.decode(raw.buffer.subarray(0, raw.position));
-        } catch {
-          return undefined;
-        }
-        return raw.position <= MAX_BYTES ? text : SIZE_EXCEEDED;
-      }
-      return undefined;
-    case "binaryblob":
-      if (!(raw instanceof Binary)) return undefined;
-      return raw.position <= MAX_BYTES ? copyBinary(raw) : SIZE_EXCEEDED;
-    case "datetime":
-      if (raw instanceof Date) return raw;
-      if (raw instanceof Int32) return new Date(raw.value);
-      if (raw instanceof Long) return new Date(raw.toNumber());
-      return undefined;
-  }
-}
-
-function refused(
-  ctx: ValueContext,
-  reason: DeviceValueErrorReason,
-  detail: string,
-): DeviceValueError {
-  const field = ctx.field !== undefined ? ` field "${ctx.field}"` : "";
-  return new DeviceValueError(
-    reason,
-    `Value on "${ctx.interfaceName}" path "${ctx.path}"${field} refused (${reason}): ${detail}`,
-  );
-}
-
 /**
- * Server-side value check for fake/test Astarte servers: accepts exactly what the real server
- * accepts from a device (spec 5.7 "Send" and "Server also accepts" columns and constraints) and
- * converts it like {@link decodeValue}.
- *
- * Accepted: `double` from double (finite), int32, int64; `integer` from int32/int64 with
- * `abs(v) ≤ 2^31−1`; `longinteger` from int32/int64 with `abs(v) ≤ 2^63−1`; `string` from a
- * string or a binary holding valid UTF-8, ≤ 65 536 bytes; `binaryblob` from a binary of any
- * subtype ≤ 65 536 bytes (a string is refused); `datetime` from a datetime or int32/int64;
- * arrays of ≤ 1024 items, each valid for the scalar type. As on the server, an array that is too
- * long is `value_size_exceeded` while any bad item (even an oversized one) is
+ * Server-side value check for fake/test Astarte servers: the same check as {@link decodeValue}
+ * (one rule set for both directions), with the device error the real server records. As on the
+ * server, a string or blob over 65 536 bytes or an array over 1024 items is
+ * `value_size_exceeded`, and anything else (a bad item of an array too, even an oversized one)
  * `unexpected_value_type`.
  *
  * @param type the mapping type
@@ -476,32 +516,12 @@ export function decodeDeviceValue(
   raw: unknown,
   ctx: ValueContext,
 ): ReceivedValue {
-  const itemType = ITEM_TYPE[type];
-  if (itemType === undefined) {
-    const value = acceptScalar(type as AstarteScalarType, raw);
-    if (value === undefined) {
-      throw refused(ctx, "unexpected_value_type", `expected ${type}, got ${describeBson(raw)}`);
-    }
-    if (value === SIZE_EXCEEDED) {
-      throw refused(ctx, "value_size_exceeded", `${type} longer than 65536 bytes`);
-    }
-    return value;
-  }
-  if (!Array.isArray(raw)) {
-    throw refused(ctx, "unexpected_value_type", `expected ${type}, got ${describeBson(raw)}`);
-  }
-  if (raw.length > MAX_ITEMS) {
-    throw refused(ctx, "value_size_exceeded", `${raw.length} items, at most 1024 allowed`);
-  }
-  const out = new Array<unknown>(raw.length);
-  for (let i = 0; i < raw.length; i++) {
-    const value = acceptScalar(itemType, raw[i]);
-    if (value === undefined || value === SIZE_EXCEEDED) {
-      // As on the server, any bad item (even an oversized one) is unexpected_value_type.
-      const got = value === undefined ? describeBson(raw[i]) : "an oversized value";
-      throw refused(ctx, "unexpected_value_type", `item ${i}: expected ${itemType}, got ${got}`);
-    }
-    out[i] = value;
-  }
-  return out as ReceivedValue;
+  const value = receive(type, raw);
+  if (!(value instanceof Refusal)) return value;
+  const reason = value.size ? "value_size_exceeded" : "unexpected_value_type";
+  const field = ctx.field !== undefined ? ` field "${ctx.field}"` : "";
+  throw new DeviceValueError(
+    reason,
+    `Value on "${ctx.interfaceName}" path "${ctx.path}"${field} refused (${reason}): ${value.rule}`,
+  );
 }

@@ -8,17 +8,18 @@
 import { EMPTY_PAYLOAD } from "./bson.ts";
 import type { Codec, CodecChoice, EncodedSample } from "./codec.ts";
 import { createCodec } from "./codec/mod.ts";
+import { resolveMapping } from "./codec/_checks.ts";
 import { AstarteError, ValidationError } from "./errors.ts";
 import { type Interface, parseInterface } from "./interface.ts";
 import type { Store } from "./store.ts";
 import type { Transport } from "./transport.ts";
 import type { AstarteObject, AstarteValue, ReceivedValue } from "./values.ts";
-import { Channel, ListenerSet } from "./_events.ts";
-import { decodePropertyPayload, PropertyCache } from "./_property_cache.ts";
+import { Channel, checkCapacity, DEFAULT_INCOMING_CAPACITY, ListenerSet } from "./_events.ts";
+import { type CachedProperty, decodePropertyPayload, PropertyCache } from "./_property_cache.ts";
 import { lazyMqttTransport } from "./_default_transport.ts";
 import { RetentionQueues } from "./_retention.ts";
 import { type IncomingData, IncomingDispatcher } from "./_incoming.ts";
-import { Session, type SessionOptions } from "./_session.ts";
+import { DEFAULT_DISCONNECT_TIMEOUT_MS, Session, type SessionOptions } from "./_session.ts";
 import { MemoryStore } from "../plugins/memory/memory_store.ts";
 import { baseTopic, dataTopic } from "./protocol.ts";
 import { assertDeviceId, assertRealmName } from "./pairing/device_id.ts";
@@ -71,6 +72,68 @@ export interface DisconnectReason {
   readonly requested: boolean;
 }
 
+/**
+ * Options of {@link Device.connect}.
+ *
+ * @example Give up after 10 s or when the user cancels
+ * ```ts ignore
+ * const controller = new AbortController();
+ * await device.connect({ timeout: 10_000, signal: controller.signal });
+ * ```
+ */
+export interface ConnectOptions {
+  /** Gives up when aborted: `connect()` rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
+  /**
+   * Gives up after this many ms without a completed handshake: `connect()` rejects with an
+   * `AstarteError` of code `timeout` naming the last failure. `Infinity` waits as long as it
+   * takes. @default 30000 (or `session.connectTimeoutMs`)
+   */
+  readonly timeout?: number;
+}
+
+/**
+ * Options of {@link Device.disconnect}.
+ *
+ * @example Give pending data at most 2 s
+ * ```ts ignore
+ * await device.disconnect({ timeout: 2_000 });
+ * ```
+ */
+export interface DisconnectOptions {
+  /**
+   * How long data sent before `disconnect()` may take to be delivered; what is not delivered
+   * by then is kept by its retention. @default 5000 (or `session.disconnectTimeoutMs`)
+   */
+  readonly timeout?: number;
+  /** Stops waiting for delivery when aborted (same effect as the timeout passing). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * What {@link Device.disconnect} did with the data waiting for delivery: samples and property
+ * changes sent before it, and those retained from earlier offline periods.
+ *
+ * @example
+ * ```ts ignore
+ * const { delivered, stored, queued, discarded } = await device.disconnect();
+ * if (queued > 0) console.warn(`${queued} samples wait in memory for the next connect()`);
+ * ```
+ */
+export interface DisconnectResult {
+  /** Messages delivered while `disconnect()` ran. */
+  readonly delivered: number;
+  /**
+   * Samples and property changes left in the persistent store: delivered after the next
+   * `connect()`, also by a later process using the same store.
+   */
+  readonly stored: number;
+  /** Samples and property changes left in memory: delivered after the next `connect()`. */
+  readonly queued: number;
+  /** Samples with `discard` retention dropped while `disconnect()` ran (not delivered in time). */
+  readonly discarded: number;
+}
+
 /** Information passed to `onConnected` listeners. */
 export interface ConnectedInfo {
   /** Whether the broker kept the previous session. */
@@ -85,6 +148,17 @@ export interface DefaultTransportOptions {
   readonly ca?: string | readonly string[];
   /** UNSAFE, development only: accept any broker certificate. @default false */
   readonly insecureSkipVerify?: boolean;
+  /**
+   * UNSAFE: accept a plain `http:` `pairingUrl` to a host that is not loopback. The credentials
+   * secret then crosses the network in cleartext on every certificate request, and anyone on
+   * the path can impersonate the device. Without it such a URL makes the constructor throw
+   * (`http:` to `localhost`, `127.x.x.x` or `::1` is always accepted). @default false
+   */
+  readonly allowInsecurePairing?: boolean;
+  /** Time allowed for one Pairing request, response included, in ms. @default 10000 */
+  readonly pairingTimeoutMs?: number;
+  /** Largest Pairing response body read, in bytes. @default 65536 */
+  readonly pairingMaxResponseBytes?: number;
   /** MQTT keep-alive in seconds. */
   readonly keepAliveSeconds?: number;
 }
@@ -111,8 +185,20 @@ export interface DeviceOptions {
   readonly mqtt?: DefaultTransportOptions;
   /** Reconnection and delivery tuning. */
   readonly session?: SessionOptions;
-  /** Capacity of the in-memory `volatile` retention queue. @default 10000 */
+  /**
+   * Capacity of the in-memory `volatile` retention queue; also bounds the `stored` samples kept
+   * by the default in-memory store (oldest dropped first, reported as `sample-dropped`).
+   * @default 10000
+   */
   readonly volatileCapacity?: number;
+  /**
+   * Most unread messages each {@link Device.incoming} iterator buffers. When a consumer falls
+   * that far behind, the oldest unread message is dropped for each new one (the network is
+   * never held up) and the drops are reported through `onError` as `message-dropped` counts:
+   * at the first drop, then once per `incomingCapacity` drops, and the rest when the consumer
+   * catches up. `Infinity` removes the bound. @default 1000
+   */
+  readonly incomingCapacity?: number;
   /** Clock in ms since the epoch. @default Date.now */
   readonly now?: () => number;
   /** Random source in [0, 1) for back-off jitter. @default Math.random */
@@ -163,8 +249,20 @@ export class Device implements AsyncDisposable {
   readonly #disconnected = new ListenerSet<DisconnectReason>((e) => this.#reportListenerError(e));
   readonly #data = new ListenerSet<IncomingData>((e) => this.#reportListenerError(e));
   readonly #errors = new ListenerSet<AstarteError>(() => {});
+  readonly #states = new ListenerSet<ConnectionState>((e) => this.#reportListenerError(e));
   readonly #channels = new Set<Channel<IncomingData>>();
+  readonly #incomingCapacity: number;
+  readonly #sessionOptions: SessionOptions;
   #ready: Promise<void> | undefined;
+  #initialized = false;
+  /** Whether `connect()` was ever called (a `discard` sample before it is refused). */
+  #connectCalled = false;
+  /** Calls waiting for their turn to be handed to the session (see `#submit`). */
+  #turns: Turn[] = [];
+  #turnHead = 0;
+  #handing = false;
+  /** Results of the sends handed to the session and not settled yet. */
+  readonly #unsettled = new Set<Promise<unknown>>();
 
   /**
    * Creates a device. Nothing touches the network or the store until `connect()` or a send.
@@ -174,6 +272,7 @@ export class Device implements AsyncDisposable {
    * @throws {InterfaceError} when one of `options.interfaces` is invalid
    */
   constructor(options: DeviceOptions) {
+    assertNoPromise(options);
     assertDeviceId(options.deviceId);
     assertRealmName(options.realm);
     this.deviceId = options.deviceId;
@@ -181,7 +280,14 @@ export class Device implements AsyncDisposable {
     this.#base = baseTopic(options.realm, options.deviceId);
     this.#now = options.now ?? Date.now;
     this.#ownsStore = options.store === undefined;
-    this.#store = options.store ?? new MemoryStore();
+    this.#store = options.store ?? new MemoryStore({
+      sampleCapacity: Math.max(1, options.volatileCapacity ?? 10_000),
+      onError: (error) => this.#report(error),
+    });
+    this.#incomingCapacity = checkCapacity(
+      "incomingCapacity",
+      options.incomingCapacity ?? DEFAULT_INCOMING_CAPACITY,
+    );
     this.codec = typeof options.codec === "object" ? options.codec : createCodec(options.codec);
     this.#properties = new PropertyCache(this.#store);
     this.#retention = new RetentionQueues({
@@ -198,6 +304,7 @@ export class Device implements AsyncDisposable {
       emit: (data) => this.#emitData(data),
       report: (error) => this.#report(error),
     });
+    this.#sessionOptions = options.session ?? {};
     this.#session = new Session({
       base: this.#base,
       realm: options.realm,
@@ -209,11 +316,12 @@ export class Device implements AsyncDisposable {
       retention: this.#retention,
       now: this.#now,
       random: options.random ?? Math.random,
-      options: options.session ?? {},
+      options: this.#sessionOptions,
       ready: () => this.#init(),
       onMessage: (message) => this.#dispatcher.dispatch(message),
       onConnected: (info) => this.#connected.emit(info),
       onDisconnected: (reason) => this.#disconnected.emit(reason),
+      onStateChange: (state) => this.#states.emit(state),
       report: (error) => this.#report(error),
     });
     for (const json of options.interfaces ?? []) this.#addLocal(parseInterface(json));
@@ -238,6 +346,7 @@ export class Device implements AsyncDisposable {
       this.#properties.load(records, (name) => this.#interfaces.get(name));
       await this.#retention.load();
       await this.#session.load();
+      this.#initialized = true;
     })();
     return this.#ready;
   }
@@ -255,6 +364,19 @@ export class Device implements AsyncDisposable {
     return this.#disconnected.add(listener);
   }
 
+  /**
+   * Registers a listener called with the new {@link ConnectionState} at every change; returns
+   * an unsubscribe function.
+   *
+   * @example Log the connection state
+   * ```ts ignore
+   * device.onStateChange((state) => console.log("astarte:", state));
+   * ```
+   */
+  onStateChange(listener: (state: ConnectionState) => void): () => void {
+    return this.#states.add(listener);
+  }
+
   /** Registers a listener for server data and property changes; returns an unsubscribe function. */
   onData(listener: (data: IncomingData) => void): () => void {
     return this.#data.add(listener);
@@ -270,7 +392,8 @@ export class Device implements AsyncDisposable {
 
   /**
    * Iterates over server data received from now on, until the device is disposed or `signal`
-   * aborts.
+   * aborts. Each iterator buffers at most `incomingCapacity` unread messages (default 1000);
+   * beyond that the oldest is dropped and the drops are reported as `message-dropped`.
    *
    * @example
    * ```ts ignore
@@ -283,7 +406,7 @@ export class Device implements AsyncDisposable {
     const channel: Channel<IncomingData> = new Channel(() => {
       this.#channels.delete(channel);
       signal?.removeEventListener("abort", onAbort);
-    });
+    }, { capacity: this.#incomingCapacity, report: (error) => this.#report(error) });
     this.#channels.add(channel);
     if (signal?.aborted) channel.close();
     else signal?.addEventListener("abort", onAbort, { once: true });
@@ -380,22 +503,91 @@ export class Device implements AsyncDisposable {
   // Connection
 
   /**
-   * Connects and runs the handshake; resolves once data can flow. Failed attempts are retried
-   * with back-off (each failure is reported through `onError`) until `signal` aborts,
-   * `disconnect()` is called, or an unrecoverable error (e.g. pairing refused) occurs.
+   * Connects and runs the handshake; resolves once data can flow. Transient failures
+   * (unreachable broker or Pairing API, DNS, timeouts, broker restarts) are retried with
+   * back-off, each reported through `onError`. Rejects, leaving the device disconnected with no
+   * timer or socket behind, when:
+   * - an attempt fails with an error that retrying cannot fix (`error.permanent`: e.g. a broker
+   *   certificate that does not verify, credentials refused, device or realm unknown);
+   * - the server closes the session during or right after the handshake several times in a row
+   *   (`server-kick`: most likely an interface the realm does not have; the message names the
+   *   introspection);
+   * - `timeout` ms pass (default 30 s; code `timeout`, naming the last failure) or `signal`
+   *   aborts (rejects with `signal.reason`);
+   * - `disconnect()` is called first (code `aborted`).
    *
-   * @throws {AstarteError} on an unrecoverable failure; `signal.reason` when aborted
+   * Once connected, a lost connection is re-established in the background, whatever the
+   * timeout.
+   *
+   * @param options `timeout` in ms (`Infinity` for none) and `signal`
+   * @throws {AstarteError} as listed above; {RangeError} for an invalid timeout
+   *
+   * @example Bound the wait
+   * ```ts ignore
+   * await device.connect({ timeout: 10_000 });
+   * ```
    */
-  connect(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
-    return this.#session.connect(options.signal);
+  connect(options: ConnectOptions = {}): Promise<void> {
+    this.#connectCalled = true;
+    // Through the call order, so that a disconnect() called just before it comes first.
+    return new Promise<void>((resolve, reject) => {
+      this.#turns.push({
+        needsInit: false,
+        run: () => {
+          this.#session.connect({ signal: options.signal, timeoutMs: options.timeout })
+            .then(resolve, reject);
+        },
+      });
+      this.#pump();
+    });
   }
 
   /**
-   * Disconnects gracefully: in-flight messages get a bounded time to complete, then the session
-   * closes. Queued samples stay queued.
+   * Disconnects gracefully. Every `send`, `sendAggregate`, `setProperty` and `unsetProperty`
+   * called before it is delivered first, as are samples retained earlier; after `timeout` ms
+   * (or when `signal` aborts) whatever is not delivered is kept by its retention (`stored` in
+   * the store, `volatile` in memory, for the next `connect()`; `discard` dropped) and the
+   * connection closes. Sends called after it follow the offline rules.
+   *
+   * @param options `timeout` in ms and `signal`
+   * @returns what happened to the data waiting for delivery
+   * @throws {RangeError} for an invalid timeout
+   *
+   * @example Stop after a burst
+   * ```ts ignore
+   * for (let i = 0; i < 100; i++) device.send("org.example.Values", "/t/value", i);
+   * const { delivered, queued } = await device.disconnect({ timeout: 2_000 });
+   * ```
    */
-  disconnect(): Promise<void> {
-    return this.#session.disconnect();
+  disconnect(options: DisconnectOptions = {}): Promise<DisconnectResult> {
+    const timeoutMs = options.timeout ?? this.#sessionOptions.disconnectTimeoutMs ??
+      DEFAULT_DISCONNECT_TIMEOUT_MS;
+    if (typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      return Promise.reject(
+        new RangeError(`Cannot disconnect: timeout must be a number of ms >= 0, got ${timeoutMs}`),
+      );
+    }
+    const { signal } = options;
+    const deadline = performance.now() + timeoutMs;
+    const since = this.#session.counters;
+    return new Promise<DisconnectResult>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let started = false;
+      const start = () => {
+        if (started) return;
+        started = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", start);
+        const before = [...this.#unsettled];
+        this.#session.disconnect({ deadline, signal, before, since }).then(resolve, reject);
+      };
+      // Its turn comes once every earlier call was handed over. A turn held up past the
+      // deadline (a store that does not answer) does not hold the disconnection up.
+      if (timeoutMs <= MAX_TIMER_MS) timer = setTimeout(start, timeoutMs);
+      signal?.addEventListener("abort", start, { once: true });
+      this.#turns.push({ needsInit: false, run: start });
+      this.#pump();
+    });
   }
 
   /** Disconnects, ends `incoming()` iterators and closes the store if the device created it. */
@@ -409,14 +601,83 @@ export class Device implements AsyncDisposable {
   // Sending
 
   /**
+   * Hands a call to the session in call order: at once when nothing waits before it and the
+   * persisted state is loaded, otherwise through the queue of turns. `handOff` starts the call
+   * and returns its result and, optionally, what later calls must wait for (a property's store
+   * write, whose outcome decides theirs).
+   */
+  #submit<T>(handOff: () => HandOff<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#turns.push({
+        needsInit: true,
+        run: (initFailure) => {
+          if (initFailure) return reject(initFailure.error);
+          let handed: HandOff<T>;
+          try {
+            handed = handOff();
+          } catch (error) {
+            return reject(error);
+          }
+          const { result } = handed;
+          this.#unsettled.add(result);
+          const settled = () => this.#unsettled.delete(result);
+          result.then(settled, settled);
+          result.then(resolve, reject);
+          return handed.gate;
+        },
+      });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    if (this.#handing) return;
+    this.#handing = true;
+    void this.#handTurns();
+  }
+
+  /** Runs the turns in order; synchronous as long as no turn has to wait. */
+  async #handTurns(): Promise<void> {
+    try {
+      while (this.#turnHead < this.#turns.length) {
+        const turn = this.#turns[this.#turnHead++] as Turn;
+        let initFailure: { error: unknown } | undefined;
+        if (turn.needsInit && !this.#initialized) {
+          try {
+            await this.#init();
+          } catch (error) {
+            initFailure = { error };
+          }
+        }
+        const gate = turn.run(initFailure);
+        if (gate) await gate.catch(() => {});
+      }
+    } finally {
+      this.#turns = [];
+      this.#turnHead = 0;
+      this.#handing = false;
+    }
+  }
+
+  /**
    * Sends a value on an individual device-owned interface: a datastream sample, or a property
-   * set. Invalid calls reject with a `ValidationError` before anything reaches the transport.
+   * set (for properties {@link Device.setProperty} says so more clearly). Invalid calls reject
+   * with a `ValidationError` before anything reaches the transport. Calls are handed to the
+   * session in call order, so unawaited sends followed by `disconnect()` are all delivered.
    *
    * @param interfaceName interface name
    * @param path concrete path, e.g. `/sensor0/value`
    * @param value value of the mapping's type
    * @param options `{ timestamp }` for `explicit_timestamp` mappings
    * @returns what happened to the value
+   * @throws {ValidationError} for an invalid call (e.g. `sendAggregate()` is needed)
+   * @throws {AstarteError} code `not-connected` for a mapping with `discard` retention when
+   * `connect()` was never called: the sample could only be dropped
+   *
+   * @example
+   * ```ts ignore
+   * await device.send("org.example.Values", "/t1/value", 21.5);
+   * ```
    */
   async send(
     interfaceName: string,
@@ -424,13 +685,51 @@ export class Device implements AsyncDisposable {
     value: AstarteValue,
     options: SendOptions = {},
   ): Promise<SendResult> {
+    assertResolved(interfaceName, path, value);
     const sample = this.codec.encodeIndividual(interfaceName, path, value, options.timestamp);
     this.#checkMessageSize(sample);
-    await this.#init();
     if (sample.interface.type === "properties") {
-      return { status: await this.#setProperty(sample.interface, path, sample.payload) };
+      return { status: await this.#submit(() => this.#handOffProperty(sample)) };
     }
-    return { status: await this.#session.sendSample(sample, this.#now()) };
+    return { status: await this.#submitSample(sample) };
+  }
+
+  /**
+   * Sets a device-owned property: the documented way to do it (`send()` works too). Resolves
+   * `unchanged` when the property already has this value (nothing is sent).
+   *
+   * @param interfaceName a device-owned `properties` interface
+   * @param path concrete path, e.g. `/sensor0/name`
+   * @param value value of the mapping's type
+   * @returns `delivered`, `stored` or `queued` (offline: sent at the next connection), or
+   * `unchanged`
+   * @throws {ValidationError} for an invalid call, e.g. a datastream interface
+   *
+   * @example
+   * ```ts ignore
+   * await device.setProperty("org.example.Settings", "/sensor0/name", "kitchen");
+   * ```
+   */
+  async setProperty(
+    interfaceName: string,
+    path: string,
+    value: AstarteValue,
+  ): Promise<SendResult> {
+    assertResolved(interfaceName, path, value);
+    const iface = this.#interfaces.get(interfaceName);
+    if (iface && iface.type !== "properties") {
+      throw new ValidationError({
+        interfaceName,
+        path,
+        expected: "a device-owned properties interface",
+        rule: `interface is a ${iface.ownership}-owned datastream: use ${
+          iface.aggregation === "object" ? "sendAggregate()" : "send()"
+        }`,
+      });
+    }
+    const sample = this.codec.encodeIndividual(interfaceName, path, value);
+    this.#checkMessageSize(sample);
+    return { status: await this.#submit(() => this.#handOffProperty(sample)) };
   }
 
   /**
@@ -441,6 +740,13 @@ export class Device implements AsyncDisposable {
    * @param value one entry per endpoint last level
    * @param options `{ timestamp }` for `explicit_timestamp` mappings
    * @returns what happened to the sample
+   * @throws {ValidationError} for an invalid call
+   * @throws {AstarteError} code `not-connected` for `discard` retention before any `connect()`
+   *
+   * @example
+   * ```ts ignore
+   * await device.sendAggregate("com.example.GPS", "/coords", { lat: 45.4, long: 11.87 });
+   * ```
    */
   async sendAggregate(
     interfaceName: string,
@@ -448,10 +754,30 @@ export class Device implements AsyncDisposable {
     value: AstarteObject,
     options: SendOptions = {},
   ): Promise<SendResult> {
+    assertResolved(interfaceName, path, value);
+    if (typeof value === "object" && value !== null) {
+      for (const [key, item] of Object.entries(value)) {
+        assertResolved(interfaceName, path, item, key);
+      }
+    }
     const sample = this.codec.encodeObject(interfaceName, path, value, options.timestamp);
     this.#checkMessageSize(sample);
-    await this.#init();
-    return { status: await this.#session.sendSample(sample, this.#now()) };
+    return { status: await this.#submitSample(sample) };
+  }
+
+  #submitSample(sample: EncodedSample): Promise<SendStatus> {
+    // DECISION (see docs/protocol-decisions.md): before the first connect() a `discard` sample
+    // could only be dropped; that is almost always a missing `await device.connect()`.
+    if (sample.mapping.retention === "discard" && !this.#connectCalled) {
+      throw new AstarteError(
+        "not-connected",
+        `Cannot send on "${sample.interface.name}" path "${sample.path}": its mapping has ` +
+          "discard retention and connect() was never called, so the sample would be dropped; " +
+          "call connect() first",
+      );
+    }
+    const producedAt = this.#now();
+    return this.#submit(() => ({ result: this.#session.sendSample(sample, producedAt) }));
   }
 
   /**
@@ -461,6 +787,9 @@ export class Device implements AsyncDisposable {
    */
   #checkMessageSize(sample: EncodedSample): void {
     const topic = dataTopic(this.#base, sample.interface.name, sample.path);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: the common case needs no encoding (an
+    // encode per send showed in the send profile).
+    if (8 + 3 * topic.length + sample.payload.length <= MAX_MESSAGE_BYTES) return;
     const remaining = 2 + UTF8.encode(topic).length + (sample.mapping.qos > 0 ? 2 : 0) +
       sample.payload.length;
     const size = 1 + (remaining < 128 ? 1 : remaining < 16_384 ? 2 : 3) + remaining;
@@ -473,24 +802,42 @@ export class Device implements AsyncDisposable {
     });
   }
 
-  async #setProperty(iface: Interface, path: string, payload: Uint8Array): Promise<SendStatus> {
-    if (this.#properties.isUnchanged(iface.name, path, payload)) return "unchanged";
+  /** Caches a property set (store first), then hands it to the session. */
+  #handOffProperty(sample: EncodedSample): HandOff<SendStatus> {
+    const { interface: iface, path, payload } = sample;
+    if (this.#properties.isUnchanged(iface.name, path, payload)) {
+      return { result: Promise.resolve("unchanged") };
+    }
     const value = decodePropertyPayload(iface, path, payload);
-    const entry = await this.#properties.put(iface, "device", path, payload, "pending", value);
-    return await this.#session.publishProperty(entry);
+    const put = this.#properties.put(iface, "device", path, payload, "pending", value);
+    return this.#publishAfter(put);
+  }
+
+  /** Publishes a cached change once written; later calls wait until it was handed over. */
+  #publishAfter(put: Promise<CachedProperty>): HandOff<SendStatus> {
+    const handed = put.then((entry) => ({ status: this.#session.publishProperty(entry) }));
+    return { result: handed.then((h) => h.status), gate: handed };
   }
 
   /**
    * Unsets a device-owned property (mapping with `allow_unset`).
    *
+   * @param interfaceName a device-owned `properties` interface
+   * @param path concrete path
    * @returns `unchanged` when the property was not set
+   * @throws {ValidationError} for an invalid call
+   *
+   * @example
+   * ```ts ignore
+   * await device.unsetProperty("org.example.Settings", "/sensor0/name");
+   * ```
    */
   async unsetProperty(interfaceName: string, path: string): Promise<SendResult> {
     const iface = this.#interfaces.get(interfaceName);
     const fail = (
       expected: string,
       rule: string,
-      code?: "interface-not-found" | "mapping-not-found",
+      code?: "interface-not-found",
     ) => new ValidationError({ interfaceName, path, expected, rule, code });
     if (!iface) {
       throw fail("an interface of the introspection", "unknown interface", "interface-not-found");
@@ -501,23 +848,24 @@ export class Device implements AsyncDisposable {
         `interface is ${iface.ownership}-owned ${iface.type}`,
       );
     }
-    const mapping = iface.mappingFor(path);
-    if (!mapping) {
-      throw fail("a path matching a mapping", "no mapping matches", "mapping-not-found");
-    }
+    const mapping = resolveMapping(iface, path); // mapping-not-found lists the endpoints
     if (!mapping.allowUnset) throw fail("a mapping with allow_unset", "unset is not allowed");
-    await this.#init();
-    const current = this.#properties.get("device", interfaceName, path);
-    if (!current || current.record.state === "pending-unset") return { status: "unchanged" };
-    const entry = await this.#properties.put(
-      iface,
-      "device",
-      path,
-      EMPTY_PAYLOAD,
-      "pending-unset",
-      undefined,
-    );
-    return { status: await this.#session.publishProperty(entry) };
+    const status = await this.#submit((): HandOff<SendStatus> => {
+      const current = this.#properties.get("device", interfaceName, path);
+      if (!current || current.record.state === "pending-unset") {
+        return { result: Promise.resolve("unchanged") };
+      }
+      const put = this.#properties.put(
+        iface,
+        "device",
+        path,
+        EMPTY_PAYLOAD,
+        "pending-unset",
+        undefined,
+      );
+      return this.#publishAfter(put);
+    });
+    return { status };
   }
 
   /**
@@ -540,6 +888,55 @@ export class Device implements AsyncDisposable {
 /** Largest MQTT message (fixed header included) the Astarte broker accepts (spec 4.1). */
 const MAX_MESSAGE_BYTES = 65_535;
 const UTF8 = new TextEncoder();
+/** Longest delay `setTimeout` honours. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A call waiting for its turn to be handed to the session. */
+interface Turn {
+  /** Whether the device must have loaded its persisted state first. */
+  readonly needsInit: boolean;
+  /** Hands the call over; returns what the next turn must wait for, if anything. */
+  run(initFailure?: { readonly error: unknown }): Promise<unknown> | void;
+}
+
+/** A call handed to the session: its result, and what later calls must wait for. */
+interface HandOff<T> {
+  readonly result: Promise<T>;
+  readonly gate?: Promise<unknown>;
+}
+
+function isPromiseLike(value: unknown): boolean {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/** Refuses a Promise given as a value: almost always a missing `await`. */
+function assertResolved(interfaceName: string, path: string, value: unknown, field?: string) {
+  if (!isPromiseLike(value)) return;
+  throw new ValidationError({
+    interfaceName,
+    path,
+    field,
+    expected: "a value",
+    rule: "got a Promise: did you forget await?",
+  });
+}
+
+/** Refuses Promises given as options (or as the options): almost always a missing `await`. */
+function assertNoPromise(options: DeviceOptions): void {
+  if (isPromiseLike(options)) {
+    throw new TypeError("Cannot create a Device: the options are a Promise: did you forget await?");
+  }
+  for (
+    const key of ["deviceId", "realm", "credentialsSecret", "pairingUrl", "transport", "store"]
+  ) {
+    if (isPromiseLike((options as unknown as Record<string, unknown>)[key])) {
+      throw new TypeError(
+        `Cannot create a Device: option "${key}" is a Promise: did you forget await?`,
+      );
+    }
+  }
+}
 
 function toDirUrl(dir: string | URL): URL {
   if (dir instanceof URL) return dir.href.endsWith("/") ? dir : new URL(dir.href + "/");

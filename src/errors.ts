@@ -47,7 +47,9 @@ export type AstarteErrorCode =
   /** The TLS handshake with the broker or the Pairing API failed (e.g. certificate not trusted). */
   | "tls-failed"
   /** Incoming data was dropped: a bounded buffer overflowed or a packet exceeded the size limit. */
-  | "message-dropped";
+  | "message-dropped"
+  /** Generated interface types describe another document than the interface the device loaded. */
+  | "interface-mismatch";
 
 /** Options of {@link AstarteError}. */
 export interface AstarteErrorOptions extends ErrorOptions {
@@ -225,6 +227,72 @@ export class ValidationError extends AstarteError {
     this.field = details.field;
     this.expected = details.expected;
     this.value = details.value;
+    this.rule = details.rule;
+  }
+}
+
+/** What a {@link MalformedMessageError} is about: where the message was going and why not. */
+export interface MalformedMessageDetails {
+  /** The MQTT topic, when the message came from the network. */
+  readonly topic?: string;
+  /** Interface named by the topic, when it names one. */
+  readonly interfaceName?: string;
+  /** Path named by the topic (object path for aggregates), when it names one. */
+  readonly path?: string;
+  /** Object key, for a value inside an object aggregate. */
+  readonly field?: string;
+  /** The broken rule, in words (the same texts as for values sent). */
+  readonly rule: string;
+}
+
+/**
+ * A message from the server was refused: its topic, BSON payload or value breaks a rule of the
+ * protocol or of the interface. The device reports it through `onError` (code
+ * `malformed-message`) and drops the message: it never reaches `onData`, `incoming()` or the
+ * property cache, and the connection stays up.
+ *
+ * @example
+ * ```ts
+ * import { MalformedMessageError } from "@astarte-deno/device-sdk";
+ * const err = new MalformedMessageError({
+ *   interfaceName: "org.example.Commands", path: "/level",
+ *   rule: "expected integer, must be in -2147483647..2147483647 (got -2147483648)",
+ * });
+ * console.assert(err.code === "malformed-message" && err.message.includes("/level"));
+ * ```
+ */
+export class MalformedMessageError extends AstarteError {
+  /** The MQTT topic, when known. */
+  readonly topic: string | undefined;
+  /** Interface named by the topic, when it names one. */
+  readonly interfaceName: string | undefined;
+  /** Path named by the topic, when it names one. */
+  readonly path: string | undefined;
+  /** Object key, for a value inside an object aggregate. */
+  readonly field: string | undefined;
+  /** The broken rule. */
+  readonly rule: string;
+
+  /**
+   * Creates the error; the message names interface, path, field (or the topic) and the rule.
+   *
+   * @param details where the message was going and the broken rule
+   * @param options standard error options (`cause`)
+   */
+  constructor(details: MalformedMessageDetails, options?: AstarteErrorOptions) {
+    const where = details.interfaceName !== undefined
+      ? `"${details.interfaceName}"` +
+        (details.path !== undefined ? ` path ${JSON.stringify(details.path)}` : "") +
+        (details.field !== undefined ? ` field ${JSON.stringify(details.field)}` : "")
+      : details.topic !== undefined
+      ? `topic ${JSON.stringify(details.topic)}`
+      : "payload";
+    super("malformed-message", `Dropped message on ${where}: ${details.rule}`, options);
+    this.name = "MalformedMessageError";
+    this.topic = details.topic;
+    this.interfaceName = details.interfaceName;
+    this.path = details.path;
+    this.field = details.field;
     this.rule = details.rule;
   }
 }

@@ -77,6 +77,11 @@ export interface StoredCredentials {
   readonly privateKeyPem?: string;
   /** PEM client certificate. */
   readonly certificatePem?: string;
+  /**
+   * Broker URL last read from Pairing (`mqtts://host:port`), so that a device with a valid
+   * certificate can reconnect without calling Pairing.
+   */
+  readonly brokerUrl?: string;
 }
 
 /**
@@ -319,11 +324,17 @@ export function copyOutgoingRecord(record: OutgoingRecord): OutgoingRecord {
  * @returns a new object with the defined fields of `credentials`
  */
 export function copyStoredCredentials(credentials: StoredCredentials): StoredCredentials {
-  const out: { credentialsSecret?: string; privateKeyPem?: string; certificatePem?: string } = {};
+  const out: {
+    credentialsSecret?: string;
+    privateKeyPem?: string;
+    certificatePem?: string;
+    brokerUrl?: string;
+  } = {};
   if (credentials.credentialsSecret !== undefined) {
     out.credentialsSecret = credentials.credentialsSecret;
   }
   if (credentials.privateKeyPem !== undefined) out.privateKeyPem = credentials.privateKeyPem;
   if (credentials.certificatePem !== undefined) out.certificatePem = credentials.certificatePem;
+  if (credentials.brokerUrl !== undefined) out.brokerUrl = credentials.brokerUrl;
   return out;
 }

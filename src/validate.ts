@@ -10,7 +10,7 @@
  */
 import { ValidationError } from "./errors.ts";
 import type { InterfaceType, Mapping } from "./interface.ts";
-import { type AstarteScalarType, type AstarteType, ITEM_TYPE } from "./values.ts";
+import { type AstarteScalarType, type AstarteType, ITEM_TYPE, VALUE_LIMITS } from "./values.ts";
 
 /** Where a value is being sent: used to build error messages. */
 export interface ValueContext {
@@ -22,24 +22,62 @@ export interface ValueContext {
   readonly field?: string;
 }
 
-/** Largest `integer` accepted: 2^31 − 1. */
-export const INTEGER_MAX: number = 2147483647;
-/** Smallest `integer` accepted: −(2^31 − 1). The server checks `abs(v) ≤ 2^31 − 1`, so −2^31 is refused. */
-export const INTEGER_MIN: number = -2147483647;
-/** Largest `longinteger` accepted: 2^63 − 1. */
-export const LONGINTEGER_MAX: bigint = 9223372036854775807n;
-/** Smallest `longinteger` accepted: −(2^63 − 1). The server refuses −2^63 (same `abs` check). */
-export const LONGINTEGER_MIN: bigint = -9223372036854775807n;
-/** Largest `string` accepted, in UTF-8 bytes. */
-export const MAX_STRING_BYTES: number = 65536;
-/** Largest `binaryblob` accepted, in bytes. */
-export const MAX_BLOB_BYTES: number = 65536;
-/** Most items accepted in an array value. */
-export const MAX_ARRAY_ITEMS: number = 1024;
+const {
+  integerMin,
+  integerMax,
+  longIntegerMin,
+  longIntegerMax,
+  maxStringBytes,
+  maxBlobBytes,
+  maxArrayItems,
+} = VALUE_LIMITS;
+
+/**
+ * The rules of values, timestamps and objects, in words. These texts exist only here: the checks
+ * of values sent (both codecs) and of values received (`bson.ts`) all report them.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { RULES } from "./validate.ts";
+ * assert(RULES.arraySize === "must have at most 1024 items");
+ * ```
+ */
+export const RULES = Object.freeze(
+  {
+    notNumber: "must be a number",
+    notFinite: "must be finite (NaN and Infinity are refused)",
+    notIntegral: "must be an integral number",
+    integerRange: `must be in ${integerMin}..${integerMax} (the server refuses -2^31)`,
+    longIntegerRange: "must be in -(2^63-1)..2^63-1 (the server refuses -2^63)",
+    notSafeInteger: "a number must be a safe integer (use a bigint beyond 2^53)",
+    notLongInteger: "must be a bigint or a safe-integer number",
+    notBoolean: "must be a boolean",
+    notString: "must be a string",
+    loneSurrogate: "must be valid Unicode (no lone surrogates)",
+    invalidUtf8: "must be valid UTF-8",
+    stringSize: `must be at most ${maxStringBytes} UTF-8 bytes`,
+    notBlob: "must be a Uint8Array",
+    blobSize: `must be at most ${maxBlobBytes} bytes`,
+    notDate: "must be a Date",
+    invalidDate: "must be a valid Date (not Invalid Date)",
+    notArray: "must be an Array",
+    arraySize: `must have at most ${maxArrayItems} items`,
+    timestampRequired: "the mapping has explicit_timestamp",
+    timestampOnProperty: "properties do not take a timestamp",
+    timestampNotExplicit: "the mapping has no explicit_timestamp",
+    invalidTimestamp: "the timestamp must be a valid Date",
+    emptyBlob: "a zero-length blob without a timestamp would be read as an unset by the server",
+    notObject: "must be a plain object",
+    emptyObject: "must have at least one key",
+    unknownKey: "unknown object key",
+    missingRequired: "the mapping is required but the key is missing",
+  } as const,
+);
 
 // A UTF-16 code unit never takes more than 3 UTF-8 bytes, so strings this short cannot exceed
 // the limit and need no byte count.
-const SHORT_STRING_UNITS = Math.floor(MAX_STRING_BYTES / 3);
+const SHORT_STRING_UNITS = Math.floor(maxStringBytes / 3);
 
 /**
  * Counts the UTF-8 bytes of a well-formed string without encoding it.
@@ -67,45 +105,71 @@ export function utf8ByteLength(text: string): number {
 
 /**
  * Returns the broken rule when `value` is not valid for the scalar `type`, else `undefined`.
- * Returning a constant string keeps the success path allocation-free.
+ * Returning a constant string keeps the success path allocation-free. Values received are
+ * converted from BSON and checked here too, so both directions follow the same rules.
+ *
+ * @param type the scalar mapping type
+ * @param value the JavaScript value
+ * @returns the broken rule (one of {@link RULES}), or `undefined` when valid
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { RULES, scalarRule } from "./validate.ts";
+ * assert(scalarRule("integer", -2147483648) === RULES.integerRange);
+ * assert(scalarRule("double", 1.5) === undefined);
+ * ```
  */
-function scalarRule(type: AstarteScalarType, value: unknown): string | undefined {
+export function scalarRule(type: AstarteScalarType, value: unknown): string | undefined {
   switch (type) {
     case "double":
-      if (typeof value !== "number") return "must be a number";
-      return Number.isFinite(value) ? undefined : "must be finite (NaN and Infinity are refused)";
+      if (typeof value !== "number") return RULES.notNumber;
+      return Number.isFinite(value) ? undefined : RULES.notFinite;
     case "integer":
-      if (typeof value !== "number" || !Number.isInteger(value)) {
-        return "must be an integral number";
-      }
-      return value >= INTEGER_MIN && value <= INTEGER_MAX ? undefined : "must be in " +
-        "-2147483647..2147483647 (the server refuses -2^31)";
+      if (typeof value !== "number" || !Number.isInteger(value)) return RULES.notIntegral;
+      return value >= integerMin && value <= integerMax ? undefined : RULES.integerRange;
     case "longinteger":
       if (typeof value === "bigint") {
-        return value >= LONGINTEGER_MIN && value <= LONGINTEGER_MAX ? undefined : "must be in " +
-          "-(2^63-1)..2^63-1 (the server refuses -2^63)";
+        return value >= longIntegerMin && value <= longIntegerMax
+          ? undefined
+          : RULES.longIntegerRange;
       }
       if (typeof value === "number") {
-        return Number.isSafeInteger(value)
-          ? undefined
-          : "a number must be a safe integer (use a bigint beyond 2^53)";
+        return Number.isSafeInteger(value) ? undefined : RULES.notSafeInteger;
       }
-      return "must be a bigint or a safe-integer number";
+      return RULES.notLongInteger;
     case "boolean":
-      return typeof value === "boolean" ? undefined : "must be a boolean";
+      return typeof value === "boolean" ? undefined : RULES.notBoolean;
     case "string":
-      if (typeof value !== "string") return "must be a string";
-      if (!value.isWellFormed()) return "must be valid Unicode (no lone surrogates)";
-      return value.length <= SHORT_STRING_UNITS || utf8ByteLength(value) <= MAX_STRING_BYTES
+      if (typeof value !== "string") return RULES.notString;
+      if (!value.isWellFormed()) return RULES.loneSurrogate;
+      return value.length <= SHORT_STRING_UNITS || utf8ByteLength(value) <= maxStringBytes
         ? undefined
-        : "must be at most 65536 UTF-8 bytes";
+        : RULES.stringSize;
     case "binaryblob":
-      if (!(value instanceof Uint8Array)) return "must be a Uint8Array";
-      return value.length <= MAX_BLOB_BYTES ? undefined : "must be at most 65536 bytes";
+      if (!(value instanceof Uint8Array)) return RULES.notBlob;
+      return value.length <= maxBlobBytes ? undefined : RULES.blobSize;
     case "datetime":
-      if (!(value instanceof Date)) return "must be a Date";
-      return Number.isNaN(value.getTime()) ? "must be a valid Date (not Invalid Date)" : undefined;
+      if (!(value instanceof Date)) return RULES.notDate;
+      return Number.isNaN(value.getTime()) ? RULES.invalidDate : undefined;
   }
+}
+
+/**
+ * Whether a broken rule is a size limit (the server reports those as `value_size_exceeded`).
+ *
+ * @param rule a rule of {@link RULES}
+ * @returns `true` for the string, blob and array size rules
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { isSizeRule, RULES } from "./validate.ts";
+ * assert(isSizeRule(RULES.blobSize) && !isSizeRule(RULES.notFinite));
+ * ```
+ */
+export function isSizeRule(rule: string): boolean {
+  return rule === RULES.stringSize || rule === RULES.blobSize || rule === RULES.arraySize;
 }
 
 function fail(
@@ -137,10 +201,8 @@ function checkValue(
     if (rule !== undefined) fail(ctx, field, type, value, rule);
     return;
   }
-  if (!Array.isArray(value)) fail(ctx, field, type, value, "must be an Array");
-  if (value.length > MAX_ARRAY_ITEMS) {
-    fail(ctx, field, type, value, "must have at most 1024 items");
-  }
+  if (!Array.isArray(value)) fail(ctx, field, type, value, RULES.notArray);
+  if (value.length > maxArrayItems) fail(ctx, field, type, value, RULES.arraySize);
   for (let i = 0; i < value.length; i++) {
     const item: unknown = value[i];
     const rule = scalarRule(itemType, item);
@@ -205,24 +267,18 @@ export function validateTimestamp(
 ): void {
   if (timestamp === undefined) {
     if (interfaceType === "datastream" && explicitTimestamp) {
-      fail(ctx, undefined, "a Date timestamp", timestamp, "the mapping has explicit_timestamp");
+      fail(ctx, undefined, "a Date timestamp", timestamp, RULES.timestampRequired);
     }
     return;
   }
   if (interfaceType === "properties") {
-    fail(ctx, undefined, "no timestamp", timestamp, "properties do not take a timestamp");
+    fail(ctx, undefined, "no timestamp", timestamp, RULES.timestampOnProperty);
   }
   if (!explicitTimestamp) {
-    fail(
-      ctx,
-      undefined,
-      "no timestamp",
-      timestamp,
-      "the mapping has no explicit_timestamp",
-    );
+    fail(ctx, undefined, "no timestamp", timestamp, RULES.timestampNotExplicit);
   }
   if (!(timestamp instanceof Date) || Number.isNaN(timestamp.getTime())) {
-    fail(ctx, undefined, "a Date timestamp", timestamp, "the timestamp must be a valid Date");
+    fail(ctx, undefined, "a Date timestamp", timestamp, RULES.invalidTimestamp);
   }
 }
 
@@ -259,13 +315,7 @@ export function validateIndividual(
   if (
     mapping.type === "binaryblob" && (value as Uint8Array).length === 0 && timestamp === undefined
   ) {
-    fail(
-      ctx,
-      undefined,
-      "binaryblob",
-      value,
-      "a zero-length blob without a timestamp would be read as an unset by the server",
-    );
+    fail(ctx, undefined, "binaryblob", value, RULES.emptyBlob);
   }
 }
 
@@ -301,23 +351,56 @@ export function validateObject(
   timestamp: unknown,
   ctx: ValueContext,
 ): void {
-  if (!isPlainObject(value)) fail(ctx, undefined, "an object", value, "must be a plain object");
+  if (!isPlainObject(value)) fail(ctx, undefined, "an object", value, RULES.notObject);
   const keys = Object.keys(value);
-  if (keys.length === 0) fail(ctx, undefined, "an object", value, "must have at least one key");
+  if (keys.length === 0) fail(ctx, undefined, "an object", value, RULES.emptyObject);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     const mapping = mappings.get(key);
     if (mapping === undefined) {
-      fail(ctx, key, "a key of the object mappings", value[key], "unknown object key");
+      fail(ctx, key, "a key of the object mappings", value[key], RULES.unknownKey);
     }
     checkValue(mapping.type, value[key], ctx, key);
   }
-  let explicitTimestamp = false;
-  for (const [key, mapping] of mappings) {
-    explicitTimestamp = mapping.explicitTimestamp;
-    if (mapping.required && !Object.hasOwn(value, key)) {
-      fail(ctx, key, mapping.type, undefined, "the mapping is required but the key is missing");
-    }
+  const missing = missingRequiredKey(mappings, value);
+  if (missing !== undefined) {
+    fail(ctx, missing, mappings.get(missing)!.type, undefined, RULES.missingRequired);
   }
+  let explicitTimestamp = false;
+  for (const mapping of mappings.values()) explicitTimestamp = mapping.explicitTimestamp;
   validateTimestamp("datastream", explicitTimestamp, timestamp, ctx);
+}
+
+/**
+ * The first `required` object key missing from `value`, or `undefined` when all are there. Used
+ * for objects sent and received.
+ *
+ * @param mappings the object mappings keyed by last endpoint level
+ * @param value the object (own keys only are considered)
+ * @returns the missing key
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { parseInterface } from "./interface.ts";
+ * import { missingRequiredKey } from "./validate.ts";
+ * const gps = parseInterface({
+ *   interface_name: "com.example.GPS", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device", aggregation: "object",
+ *   mappings: [
+ *     { endpoint: "/%{id}/lat", type: "double", required: true },
+ *     { endpoint: "/%{id}/long", type: "double" },
+ *   ],
+ * });
+ * assert(missingRequiredKey(gps.objectMappingsFor("/0")!, { long: 1 }) === "lat");
+ * ```
+ */
+export function missingRequiredKey(
+  mappings: ReadonlyMap<string, Mapping>,
+  value: object,
+): string | undefined {
+  for (const [key, mapping] of mappings) {
+    if (mapping.required && !Object.hasOwn(value, key)) return key;
+  }
+  return undefined;
 }

@@ -9,10 +9,6 @@ import fc from "fast-check";
 import { ValidationError } from "./errors.ts";
 import { type Mapping, parseInterface } from "./interface.ts";
 import {
-  INTEGER_MAX,
-  INTEGER_MIN,
-  LONGINTEGER_MAX,
-  LONGINTEGER_MIN,
   utf8ByteLength,
   validateIndividual,
   validateObject,
@@ -20,7 +16,14 @@ import {
   validateValue,
   type ValueContext,
 } from "./validate.ts";
-import { ASTARTE_TYPES, type AstarteType } from "./values.ts";
+import { ASTARTE_TYPES, type AstarteType, VALUE_LIMITS } from "./values.ts";
+
+const {
+  integerMax: INTEGER_MAX,
+  integerMin: INTEGER_MIN,
+  longIntegerMax: LONGINTEGER_MAX,
+  longIntegerMin: LONGINTEGER_MIN,
+} = VALUE_LIMITS;
 
 const ctx: ValueContext = { interfaceName: "org.example.Values", path: "/sensor/value" };
 

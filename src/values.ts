@@ -56,6 +56,47 @@ export const ITEM_TYPE: Readonly<Partial<Record<AstarteType, AstarteScalarType>>
   datetimearray: "datetime",
 };
 
+/** The value limits of the protocol, as the server checks them. See {@link VALUE_LIMITS}. */
+export interface ValueLimits {
+  /** Smallest `integer`: −(2^31 − 1). The server checks `abs(v) ≤ 2^31 − 1`, so −2^31 is refused. */
+  readonly integerMin: number;
+  /** Largest `integer`: 2^31 − 1. */
+  readonly integerMax: number;
+  /** Smallest `longinteger`: −(2^63 − 1). The server refuses −2^63 (same `abs` check). */
+  readonly longIntegerMin: bigint;
+  /** Largest `longinteger`: 2^63 − 1. */
+  readonly longIntegerMax: bigint;
+  /** Largest `string`, in UTF-8 bytes. */
+  readonly maxStringBytes: number;
+  /** Largest `binaryblob`, in bytes. */
+  readonly maxBlobBytes: number;
+  /** Most items of an array value. */
+  readonly maxArrayItems: number;
+}
+
+/**
+ * The one table of value limits. Every check uses it: values sent and values received, the
+ * TypeScript and the WASM codec (the WASM build generates its constants from this table), and
+ * the fake Astarte's server-side checks.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { VALUE_LIMITS } from "@astarte-deno/device-sdk";
+ * assert(VALUE_LIMITS.integerMin === -2147483647); // -2^31 is refused by the server
+ * assert(VALUE_LIMITS.maxArrayItems === 1024);
+ * ```
+ */
+export const VALUE_LIMITS: ValueLimits = Object.freeze({
+  integerMin: -2147483647,
+  integerMax: 2147483647,
+  longIntegerMin: -9223372036854775807n,
+  longIntegerMax: 9223372036854775807n,
+  maxStringBytes: 65536,
+  maxBlobBytes: 65536,
+  maxArrayItems: 1024,
+});
+
 /** `double`: a finite number. */
 export type AstarteDouble = number;
 /** `integer`: a number in −2 147 483 647 … 2 147 483 647 (the server rejects −2^31). */

@@ -34,6 +34,8 @@ export interface StartMosquittoOptions {
   readonly aclDeviceIds?: readonly string[];
   /** Identities (certificate CNs) allowed to read and write every topic, e.g. a test "server". */
   readonly adminIdentities?: readonly string[];
+  /** Port to listen on (e.g. to restart a broker where devices expect it). @default a free one */
+  readonly port?: number;
 }
 
 /** A running Mosquitto. */
@@ -64,7 +66,7 @@ async function freePort(): Promise<number> {
 export async function startMosquitto(options: StartMosquittoOptions): Promise<MosquittoBroker> {
   if (MOSQUITTO_PATH === undefined) throw new Error("mosquitto is not installed");
   const dir = await Deno.makeTempDir({ prefix: "astarte-mosquitto-" });
-  const port = await freePort();
+  const port = options.port ?? await freePort();
   const acl = [
     "# Every device: its base topic and everything below it (spec 4.2).",
     "pattern readwrite %u",

@@ -23,6 +23,7 @@ import type { Codec, EncodedSample, SampleInput } from "../src/codec.ts";
 import { AstarteError } from "../src/errors.ts";
 import { type Interface, parseInterface } from "../src/interface.ts";
 import { ASTARTE_TYPES, type AstarteType } from "../src/values.ts";
+import { SHARED_CORPUS_MISSING, SHARED_INTERFACES } from "./_shared_corpus.ts";
 
 // Total random samples checked for byte equality: RUNS × BATCH in the main property.
 const RUNS = 10_000;
@@ -442,7 +443,7 @@ Deno.test("WasmCodec and TsCodec throw the same errors for random invalid object
 // Path resolution over the interface corpus.
 
 async function corpus(): Promise<Interface[]> {
-  const dir = new URL("../../shared/interfaces/valid/", import.meta.url);
+  const dir = SHARED_INTERFACES;
   const out: Interface[] = [];
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.name.endsWith(".json")) continue;
@@ -516,40 +517,56 @@ function pathArb(iface: Interface): fc.Arbitrary<string> {
   return fc.oneof({ weight: 3, arbitrary: fromTemplate }, { weight: 1, arbitrary: random });
 }
 
-Deno.test("WASM path resolution equals Interface.resolve over the interface corpus and random paths", async () => {
-  const interfaces = await corpus();
-  assert(interfaces.length >= 100, `corpus has ${interfaces.length} interfaces`);
-  const runtime = sharedRuntime();
-  const kinds = new Map<string, number>();
-  let checked = 0;
-  for (const iface of [...interfaces, ...FIXTURES]) {
-    const id = runtime.acquire(interfaceInfo(iface));
-    try {
-      // Every endpoint template itself (parameters as written) and "/".
-      for (const path of [...iface.mappings.map((m) => m.endpoint), "/", ""]) {
-        assertEquals(wasmResolve(iface, id, path), tsResolve(iface, path), `${iface.name} ${path}`);
+Deno.test(
+  "WASM path resolution equals Interface.resolve over the interface corpus and random paths",
+  {
+    ignore: SHARED_CORPUS_MISSING,
+  },
+  async () => {
+    const interfaces = await corpus();
+    assert(interfaces.length >= 100, `corpus has ${interfaces.length} interfaces`);
+    const runtime = sharedRuntime();
+    const kinds = new Map<string, number>();
+    let checked = 0;
+    for (const iface of [...interfaces, ...FIXTURES]) {
+      const id = runtime.acquire(interfaceInfo(iface));
+      try {
+        // Every endpoint template itself (parameters as written) and "/".
+        for (const path of [...iface.mappings.map((m) => m.endpoint), "/", ""]) {
+          assertEquals(
+            wasmResolve(iface, id, path),
+            tsResolve(iface, path),
+            `${iface.name} ${path}`,
+          );
+        }
+        fc.assert(
+          fc.property(pathArb(iface), (path) => {
+            const want = tsResolve(iface, path);
+            assertEquals(
+              wasmResolve(iface, id, path),
+              want,
+              `${iface.name} ${JSON.stringify(path)}`,
+            );
+            const kind = want.split(" ")[0]!;
+            kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+            checked++;
+          }),
+          { numRuns: 300 },
+        );
+      } finally {
+        runtime.release(id);
       }
-      fc.assert(
-        fc.property(pathArb(iface), (path) => {
-          const want = tsResolve(iface, path);
-          assertEquals(wasmResolve(iface, id, path), want, `${iface.name} ${JSON.stringify(path)}`);
-          const kind = want.split(" ")[0]!;
-          kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-          checked++;
-        }),
-        { numRuns: 300 },
-      );
-    } finally {
-      runtime.release(id);
     }
-  }
-  for (const kind of ["mapping", "object", "ambiguous", "not-found", "invalid"]) {
-    assert((kinds.get(kind) ?? 0) > 100, `too few "${kind}" paths: ${kinds.get(kind)}`);
-  }
-  assert(checked >= 40_000, `${checked} paths`);
-});
+    for (const kind of ["mapping", "object", "ambiguous", "not-found", "invalid"]) {
+      assert((kinds.get(kind) ?? 0) > 100, `too few "${kind}" paths: ${kinds.get(kind)}`);
+    }
+    assert(checked >= 40_000, `${checked} paths`);
+  },
+);
 
-Deno.test("WasmCodec and TsCodec agree on every corpus endpoint path with a typed value", async () => {
+Deno.test("WasmCodec and TsCodec agree on every corpus endpoint path with a typed value", {
+  ignore: SHARED_CORPUS_MISSING,
+}, async () => {
   const interfaces = await corpus();
   const ts = new TsCodec();
   const wasm = new WasmCodec();

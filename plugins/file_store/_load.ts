@@ -5,9 +5,16 @@
  */
 import { AstarteError } from "../../src/errors.ts";
 import type { StoredCredentials } from "../../src/store.ts";
-import { chmodOwnerOnly, readIfExists, removeIfExists, syncDir, writeFileAtomic } from "./_fs.ts";
+import {
+  createExclusive,
+  readIfExists,
+  removeIfExists,
+  syncDir,
+  writeAll,
+  writeFileAtomic,
+} from "./_fs.ts";
 import { decodeLog, LOG_HEADER, LOG_VERSION } from "./_log_format.ts";
-import { parseCredentials } from "./_records.ts";
+import { CredentialsFormatError, parseCredentials } from "./_records.ts";
 import { LogState } from "./_state.ts";
 
 /** Log file name inside the store directory. */
@@ -99,12 +106,13 @@ export async function loadDirectory(dir: string): Promise<LoadedDirectory> {
       const aside = `${credentialsPath}.corrupt`;
       await Deno.rename(credentialsPath, aside);
       await syncDir(dir);
-      const why = err instanceof Error ? err.message : String(err);
+      // The message of parseCredentials names the problem, never the content; no cause is
+      // kept, so that nothing of the file (secret, key) reaches a log through the chain.
+      const why = err instanceof CredentialsFormatError ? err.message : "unreadable";
       corruption.push(
         new AstarteError(
           "store-failed",
           `File store "${dir}": credentials file "${credentialsPath}" is damaged (${why}); starting without credentials, the damaged file was moved to "${aside}"`,
-          { cause: err },
         ),
       );
     }
@@ -117,8 +125,12 @@ export async function loadDirectory(dir: string): Promise<LoadedDirectory> {
 // Keeps a copy of a damaged file for inspection; a failure here must not block start-up.
 async function keepCopy(path: string, bytes: Uint8Array): Promise<string> {
   try {
-    await Deno.writeFile(path, bytes, { mode: 0o600 });
-    await chmodOwnerOnly(path);
+    const file = await createExclusive(path);
+    try {
+      await writeAll(file, bytes);
+    } finally {
+      file.close();
+    }
     return `; a copy of the damaged file is at "${path}"`;
   } catch {
     return "; no copy of the damaged file could be kept";

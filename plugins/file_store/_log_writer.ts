@@ -4,7 +4,7 @@
  * @module
  */
 import { AstarteError } from "../../src/errors.ts";
-import { chmodOwnerOnly, removeIfExists, syncDir, writeAll } from "./_fs.ts";
+import { createExclusive, removeIfExists, syncDir, writeAll } from "./_fs.ts";
 import {
   encodeRecord,
   LOG_HEADER,
@@ -176,9 +176,8 @@ export class LogWriter {
   async #compact(): Promise<void> {
     const tmp = `${this.#path}.tmp`;
     let size = 0;
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+    const file = await createExclusive(tmp);
     try {
-      await chmodOwnerOnly(tmp);
       let chunk: Uint8Array[] = [LOG_HEADER];
       let chunkBytes = LOG_HEADER.length;
       for (const record of this.#state.snapshot()) {

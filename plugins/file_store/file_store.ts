@@ -19,7 +19,7 @@ import {
   type Store,
   type StoredCredentials,
 } from "../../src/store.ts";
-import { exists, parentDir, syncDir, writeFileAtomic } from "./_fs.ts";
+import { assertPrivateDir, exists, parentDir, syncDir, writeFileAtomic } from "./_fs.ts";
 import { CREDENTIALS_FILE, loadDirectory, LOCK_FILE, LOG_FILE } from "./_load.ts";
 import type { LogRecord } from "./_log_format.ts";
 import { LogWriter, storeError } from "./_log_writer.ts";
@@ -64,12 +64,18 @@ function noop(): void {}
  *   The log is rewritten through a temp file and an atomic rename when it holds mostly dead
  *   records.
  * - `credentials.json`: replaced atomically (temp file, fsync, rename, directory fsync), mode
- *   0600.
+ *   0600. A damaged one is reported by naming the problem (never quoting the file, which holds
+ *   the secret and the private key) and moved aside.
  * - `lock`: held with an exclusive advisory lock, so two stores never share a directory.
  *
  * The whole state is kept in memory as well and reads are served from there; reads wait for
- * the writes called before them, so they always see durable data in program order. The
- * directory is created with mode 0700 when missing.
+ * the writes called before them, so they always see durable data in program order.
+ *
+ * Security: the directory is created with mode 0700 when missing; an existing one that its
+ * group or other users can write to, or that belongs to another user (root excepted), is
+ * refused, since they could replace the files and take the credentials. Temporary files are
+ * created exclusively (`O_EXCL`, mode 0600), so a symbolic link planted at their name is never
+ * followed.
  *
  * @example Persist a sample across a restart
  * ```ts
@@ -152,8 +158,9 @@ export class FileStore implements Store {
    * @param dir directory holding the store files; created with mode 0700 when missing
    * @param options corruption callback and compaction threshold
    * @returns the open store
-   * @throws {AstarteError} code `store-failed` when the directory cannot be used, is locked by
-   * another open store, or holds a log of an unknown format version
+   * @throws {AstarteError} code `store-failed` when the directory cannot be used, is writable
+   * by its group or other users or belongs to another user (`permanent`: fix it with
+   * `chmod 700`), is locked by another open store, or holds a log of an unknown format version
    * @throws {TypeError} when `dir` is empty
    */
   static async open(dir: string, options: FileStoreOptions = {}): Promise<FileStore> {
@@ -174,6 +181,9 @@ export class FileStore implements Store {
         // Make the new directory entry itself durable, not only the files inside it.
         await syncDir(parentDir(dir));
       }
+      // DECISION: a directory other users can write to is refused, not merely warned about:
+      // they could swap the credentials file or plant links and take the device's identity.
+      await assertPrivateDir(dir, what);
       lock = await Deno.open(`${dir}/${LOCK_FILE}`, {
         read: true,
         write: true,

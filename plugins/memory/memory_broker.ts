@@ -21,6 +21,8 @@ export interface MemoryBrokerHooks {
   onConnect?(clientId: string, sessionPresent: boolean): void;
   /** A client connection ended. */
   onDisconnect?(clientId: string): void;
+  /** A connection attempt was refused (e.g. the broker is unavailable); `reason` says why. */
+  onRefused?(clientId: string, reason: string): void;
 }
 
 interface Session {
@@ -38,6 +40,8 @@ export class BrokerConnection {
   readonly #listener: TransportListener;
   #open = true;
   #chain: Promise<void> = Promise.resolve();
+  /** Settles each queued task's promise once (see `close()`). */
+  readonly #pending = new Set<(error?: unknown) => void>();
 
   /** @internal Created by {@link MemoryBroker.connect}. */
   constructor(broker: MemoryBroker, session: Session, listener: TransportListener) {
@@ -58,14 +62,22 @@ export class BrokerConnection {
 
   /** Runs `task` after every earlier task of this connection, like bytes on a socket. */
   #enqueue(task: () => void | Promise<void>): Promise<void> {
-    const run = this.#chain.then(() => {
-      if (!this.#open) {
-        throw new AstarteError("transport-failed", "Connection closed before delivery");
-      }
-      return task();
+    return new Promise<void>((resolve, reject) => {
+      const settle = (error?: unknown) => {
+        if (!this.#pending.delete(settle)) return;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      this.#pending.add(settle);
+      const run = this.#chain.then(() => {
+        if (!this.#open) {
+          throw new AstarteError("transport-failed", "Connection closed before delivery");
+        }
+        return task();
+      });
+      run.then(() => settle(), (error) => settle(error ?? new Error("Task failed")));
+      this.#chain = run.catch(() => {});
     });
-    this.#chain = run.catch(() => {});
-    return run;
   }
 
   /** Client to broker publish; resolves when "acknowledged". */
@@ -98,10 +110,23 @@ export class BrokerConnection {
     });
   }
 
-  /** Client-initiated close; waits for queued work first. */
-  async close(): Promise<void> {
-    await this.#chain;
+  /**
+   * Client-initiated close; waits up to `timeoutMs` for queued work, then closes and fails
+   * what is left (as a client abandons unacknowledged publishes).
+   */
+  async close(timeoutMs = Infinity): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      if (timeoutMs <= 2_147_483_647) timer = setTimeout(resolve, Math.max(0, timeoutMs));
+    });
+    await Promise.race([this.#chain, timedOut]);
+    clearTimeout(timer);
     this.#shut();
+    const abandoned = new AstarteError(
+      "aborted",
+      `Connection closed by the client after ${timeoutMs} ms, before delivery`,
+    );
+    for (const settle of [...this.#pending]) settle(abandoned);
   }
 
   /** Broker-initiated close: the client is told its connection was lost. */
@@ -166,6 +191,7 @@ export class MemoryBroker {
     listener: TransportListener,
   ): { connection: BrokerConnection; sessionPresent: boolean } {
     if (!this.available) {
+      this.hooks.onRefused?.(clientId, "broker unavailable");
       throw new AstarteError(
         "transport-failed",
         `Cannot connect "${clientId}": broker unavailable`,
@@ -223,7 +249,12 @@ export class MemoryBroker {
     return true;
   }
 
-  /** Closes a client's connection from the server side, optionally deleting its session. */
+  /**
+   * Closes a client's connection from the server side, optionally deleting its session. The
+   * client's `onConnectionLost` gets an `AstarteError` with code `server-kick` whose message
+   * ends with `reason` (e.g. the Astarte device error that caused the kick): unlike an MQTT 3.1.1
+   * broker, this in-memory channel can tell the device why.
+   */
   kick(
     clientId: string,
     options: { readonly dropSession: boolean; readonly reason?: string },

@@ -1,11 +1,12 @@
 /**
  * An in-memory {@link Store}: the default store of a `Device`. Nothing survives a restart, so
- * `stored` retention degrades to `volatile` (as in the Rust SDK, spec 7.2).
+ * `stored` retention degrades to `volatile` (as in the Rust SDK), with the same bound.
  *
  * @module
  */
 import { AstarteError } from "../../src/errors.ts";
 import type { Ownership } from "../../src/interface.ts";
+import { checkCapacity, DropTally } from "../../src/_events.ts";
 import {
   assertOutgoingRecord,
   assertSampleLimit,
@@ -21,6 +22,42 @@ import {
   type StoredCredentials,
 } from "../../src/store.ts";
 
+/** Default of `MemoryStoreOptions.sampleCapacity`. */
+const DEFAULT_MEMORY_SAMPLE_CAPACITY = 10_000;
+
+/**
+ * Options of {@link MemoryStore}.
+ *
+ * @example Keep at most 50,000 stored samples and see the drops
+ * ```ts
+ * import { MemoryStore } from "@astarte-deno/device-sdk/memory";
+ *
+ * const store = new MemoryStore({
+ *   sampleCapacity: 50_000,
+ *   onError: (error) => console.warn(error.code, error.message),
+ * });
+ * await store.close();
+ * ```
+ */
+export interface MemoryStoreOptions {
+  /**
+   * Most queued (`stored` retention) samples kept. When full, appending a sample drops the
+   * oldest queued one (as the `volatile` queue does): the newest data is kept, `send()` never
+   * fails for it, and the drops are reported through `onError` as `sample-dropped` counts (the
+   * first drop of an overflow at once, then one report per `sampleCapacity` drops, and the
+   * rest once delivery makes room again). A `Device` creating its own store uses its
+   * `volatileCapacity` here. `Infinity` removes the bound.
+   *
+   * @default {10000}
+   */
+  readonly sampleCapacity?: number;
+  /**
+   * Receives the `sample-dropped` reports. A `Device` creating its own store routes them to
+   * its `onError`; give this when you pass a `MemoryStore` to a device yourself.
+   */
+  readonly onError?: (error: AstarteError) => void;
+}
+
 /**
  * A {@link Store} that keeps everything in process memory.
  *
@@ -28,7 +65,8 @@ import {
  * one process. Payloads are copied when stored and when returned, so callers can never mutate
  * the stored state through a buffer they hold. Every write is visible to every later call.
  * After {@linkcode MemoryStore.close} every method rejects with an `AstarteError` of code
- * `store-failed`.
+ * `store-failed`. Queued samples are bounded (see {@linkcode MemoryStoreOptions.sampleCapacity}):
+ * the oldest is dropped to make room.
  *
  * @example Queue a sample and read it back
  * ```ts
@@ -64,6 +102,25 @@ export class MemoryStore implements Store {
   #introspection: string | undefined;
   #credentials: StoredCredentials | undefined;
   #closed = false;
+  readonly #sampleCapacity: number;
+  readonly #onError: ((error: AstarteError) => void) | undefined;
+  #drops: DropTally | undefined;
+  /** `"interface/path"` of the sample being dropped, named by the report opening an overflow. */
+  #firstDropped = "";
+
+  /**
+   * Creates an empty store.
+   *
+   * @param options bound of the sample queue and where drops are reported
+   * @throws {RangeError} when `sampleCapacity` is not a positive integer or `Infinity`
+   */
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#sampleCapacity = checkCapacity(
+      "MemoryStore sampleCapacity",
+      options.sampleCapacity ?? DEFAULT_MEMORY_SAMPLE_CAPACITY,
+    );
+    this.#onError = options.onError;
+  }
 
   /** Every cached property (both ownerships). */
   loadProperties(): Promise<PropertyRecord[]> {
@@ -109,13 +166,43 @@ export class MemoryStore implements Store {
     });
   }
 
-  /** Appends a `stored` sample and resolves with it, carrying its new id. */
+  /**
+   * Appends a `stored` sample and resolves with it, carrying its new id. When
+   * `sampleCapacity` samples are queued, the oldest is dropped first and reported.
+   */
   appendSample(sample: NewRetainedSample): Promise<RetainedSample> {
     return this.#run("append sample", () => {
       const stored = copyRetainedSample({ ...sample, id: this.#nextId++ });
+      if (this.#samples.size >= this.#sampleCapacity) this.#dropOldest();
       this.#samples.set(stored.id, stored);
       return copyRetainedSample(stored);
     });
+  }
+
+  #dropOldest(): void {
+    const oldest = this.#samples.values().next().value as RetainedSample;
+    this.#samples.delete(oldest.id);
+    const capacity = this.#sampleCapacity;
+    const named = `"${oldest.interfaceName}${oldest.path}"`;
+    this.#drops ??= new DropTally(capacity, (count, first) =>
+      this.#onError?.(
+        new AstarteError(
+          "sample-dropped",
+          first
+            ? `Memory store full: ${capacity} stored samples are queued (sampleCapacity), so ` +
+              `the oldest (${this.#firstDropped}) was dropped; further drops are reported as ` +
+              "counts"
+            : `Memory store full: dropped ${count} more of the oldest queued samples ` +
+              `(sampleCapacity ${capacity})`,
+        ),
+      ));
+    this.#firstDropped = named;
+    this.#drops.drop();
+  }
+
+  /** Delivery made room: an overflow, if any, is over. */
+  #madeRoom(): void {
+    if (this.#samples.size < this.#sampleCapacity) this.#drops?.settle();
   }
 
   /**
@@ -140,6 +227,7 @@ export class MemoryStore implements Store {
   removeSamples(ids: readonly number[]): Promise<void> {
     return this.#run("remove samples", () => {
       for (const id of ids) this.#samples.delete(id);
+      this.#madeRoom();
     });
   }
 
@@ -149,6 +237,7 @@ export class MemoryStore implements Store {
       for (const [id, sample] of this.#samples) {
         if (sample.interfaceName === interfaceName) this.#samples.delete(id);
       }
+      this.#madeRoom();
     });
   }
 
@@ -182,6 +271,7 @@ export class MemoryStore implements Store {
       if (record === undefined) return;
       this.#outgoing.delete(messageId);
       if (record.sampleId !== undefined) this.#samples.delete(record.sampleId);
+      this.#madeRoom();
     });
   }
 
@@ -205,8 +295,9 @@ export class MemoryStore implements Store {
     });
   }
 
-  /** Drops all data. Idempotent; later calls to other methods reject. */
+  /** Drops all data, after reporting drops not reported yet. Idempotent; later calls to other methods reject. */
   close(): Promise<void> {
+    if (!this.#closed) this.#drops?.settle();
     this.#closed = true;
     this.#properties.clear();
     this.#samples.clear();

@@ -107,10 +107,13 @@ export class MemoryTransport implements Transport {
     }
   }
 
-  /** Closes the connection after queued work completed. */
-  async disconnect(): Promise<void> {
+  /**
+   * Closes the connection after queued work completed, or after `timeoutMs` (then what is
+   * left fails with code `aborted`).
+   */
+  async disconnect(options?: { readonly timeoutMs?: number }): Promise<void> {
     const connection = this.#connection;
     this.#connection = undefined;
-    await connection?.close();
+    await connection?.close(options?.timeoutMs);
   }
 }

@@ -11,7 +11,7 @@
  *
  * @module
  */
-export { MemoryStore } from "./memory_store.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./memory_store.ts";
 export { MemoryTransport } from "./memory_transport.ts";
 export {
   BrokerConnection,

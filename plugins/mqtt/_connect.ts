@@ -27,8 +27,12 @@ import { MqttConnectError } from "./mqtt_connect_error.ts";
 import type { MqttTransportOptions } from "./mqtt_transport_options.ts";
 import { connectFailure, errorText } from "./_errors.ts";
 import { type CarriedPacket, OutgoingStore } from "./_outgoing_store.ts";
-import type { Session } from "./_session.ts";
+import { guardInboundPackets, type Session } from "./_session.ts";
 import type { Settings } from "./_settings.ts";
+import { coalesceWrites, transportCoalescing } from "./_write_coalescer.ts";
+
+/** Packets that answer one of ours (what MQTT.js reschedules its keep-alive on). */
+const ACKNOWLEDGEMENTS = new Set(["puback", "pubrec", "pubrel", "pubcomp", "suback", "unsuback"]);
 
 /** Where a broker URL points. */
 export interface BrokerAddress {
@@ -138,6 +142,10 @@ export function openSession(
           port,
         });
       session.socket = socket;
+      // Oversized packets from the broker close the connection before MQTT.js buffers them.
+      guardInboundPackets(session, socket, options.settings.maxIncomingPacketBytes);
+      // One socket write per event-loop turn, not one per packet chunk (_write_coalescer.ts).
+      if (transportCoalescing.enabled) coalesceWrites(socket, transportCoalescing.options);
       socket.on("error", (error: Error) => session.error ??= error);
       if (secure) socket.once("secureConnect", () => session.secureConnected = true);
       socket.once("close", () => session.markClosed());
@@ -182,6 +190,11 @@ export function openSession(
       queueQoSZero: false,
       outgoingStore: store as unknown as IStore,
       messageIdProvider: new UniqueMessageIdProvider(),
+      // By default MQTT.js replaces its keep-alive interval timer on every PUBACK/PUBREC/PUBCOMP;
+      // the "packetreceive" listener below does the same at most once a second.
+      reschedulePings: false,
+      // MQTT.js logs through `debug` several times per packet; the transport's logger suffices.
+      log: () => {},
     };
     let client: MqttClient;
     try {
@@ -201,10 +214,20 @@ export function openSession(
       session.error ??= error;
       logger?.debug("MQTT client error", error);
     });
+    let rescheduledAt = 0;
     client.on("packetreceive", (packet) => {
       // MQTT.js emits "connect" only after re-sending the stored packets.
       if (packet.cmd === "connack" && (packet.returnCode ?? 0) === 0) {
         session.connackReceived = true;
+      }
+      // An acknowledgement proves the link is alive: restart the keep-alive period, as MQTT.js
+      // does with `reschedulePings`, but without a new timer per packet.
+      if (ACKNOWLEDGEMENTS.has(packet.cmd)) {
+        const now = performance.now();
+        if (now - rescheduledAt >= 1_000) {
+          rescheduledAt = now;
+          client.reschedulePing(true);
+        }
       }
     });
     client.on("connect", (connack) => {

@@ -19,6 +19,45 @@ const NETWORK_ERROR_CODES = new Set([
   "EADDRNOTAVAIL",
 ]);
 
+/**
+ * Codes of `node:tls` for a broker certificate this device does not accept. Retrying cannot
+ * help: the `ca` option, the broker's certificate or the device's clock must change.
+ */
+const CERTIFICATE_VERIFY_CODES = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_DECRYPT_CERT_SIGNATURE",
+  "UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_NOT_YET_VALID",
+  "CERT_HAS_EXPIRED",
+  "ERROR_IN_CERT_NOT_BEFORE_FIELD",
+  "ERROR_IN_CERT_NOT_AFTER_FIELD",
+  "CERT_CHAIN_TOO_LONG",
+  "CERT_REVOKED",
+  "INVALID_CA",
+  "PATH_LENGTH_EXCEEDED",
+  "INVALID_PURPOSE",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "HOSTNAME_MISMATCH",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** What to change for a broker certificate that did not verify. */
+function certificateHint(code: string): string {
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") {
+    return "the certificate is not issued for this host name: check the broker URL";
+  }
+  if (/VALID|EXPIRED|NOT_BEFORE|NOT_AFTER/.test(code)) {
+    return "check the broker's certificate and this device's clock";
+  }
+  return 'pass the CA that signed the broker\'s certificate in the "ca" option';
+}
+
 /** The message of `error`, with its `code` when the message does not already name it. */
 export function errorText(error: unknown): string {
   if (error instanceof Error) {
@@ -32,8 +71,9 @@ export function errorText(error: unknown): string {
 
 /**
  * Why a connection attempt ended before `connect()` resolved: a CONNACK refusal, a drop while
- * re-sending, a CONNACK timeout, a TLS failure (`authFailure`: renewing the certificate may
- * help) or a network error.
+ * re-sending, a CONNACK timeout, a broker certificate this device does not trust (`tls-failed`,
+ * permanent), another TLS failure (`authFailure`: renewing the certificate may help) or a
+ * network error (`brokerUnreachable`).
  *
  * @param session the connection that closed
  * @param brokerUrl the broker it was opened to
@@ -69,6 +109,13 @@ export function connectFailure(
     );
   }
   const code = String((error as { code?: unknown } | undefined)?.code ?? "");
+  if (session.secure && CERTIFICATE_VERIFY_CODES.has(code)) {
+    return new MqttConnectError(
+      `Cannot connect to ${brokerUrl}: TLS failed: the broker's certificate did not verify: ` +
+        `${errorText(error)}; ${certificateHint(code)}`,
+      { authFailure: false, code: "tls-failed", permanent: true, cause: error },
+    );
+  }
   const networkError = NETWORK_ERROR_CODES.has(code);
   const tlsFailure = session.secure && !networkError &&
     (error !== undefined
@@ -79,7 +126,7 @@ export function connectFailure(
   const reason = error ? errorText(error) : "the broker closed the connection before CONNACK";
   return new MqttConnectError(
     `Cannot connect to ${brokerUrl}: ${tlsFailure ? "TLS failure: " : ""}${reason}`,
-    { authFailure: tlsFailure, cause: error },
+    { authFailure: tlsFailure, brokerUnreachable: networkError, cause: error },
   );
 }
 

@@ -18,7 +18,8 @@ import { errorText } from "./_errors.ts";
  * @param renew ask for a renewed certificate
  * @returns the credentials
  * @throws the signal's reason when it is aborted; the provider's {@link AstarteError} as is;
- * {AstarteError} `transport-failed` wrapping any other failure
+ * {AstarteError} `transport-failed` wrapping any other failure, permanent for a `TypeError` or
+ * `RangeError` (a configuration error: retrying cannot help)
  */
 export async function fetchCredentials(
   options: MqttTransportOptions,
@@ -44,7 +45,7 @@ export async function fetchCredentials(
     throw new AstarteError(
       "transport-failed",
       `Cannot connect: the credentials provider failed: ${errorText(error)}`,
-      { cause: error },
+      { cause: error, permanent: error instanceof TypeError || error instanceof RangeError },
     );
   }
 }

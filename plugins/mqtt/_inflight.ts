@@ -1,13 +1,16 @@
 /**
  * The in-flight window of {@link MqttTransport}: publishes wait in FIFO order for a free slot,
  * at most `size` QoS 1/2 publishes await their acknowledgement at once, and each publish's
- * promise is settled exactly once. Private to the MQTT plugin.
+ * promise is settled exactly once. The wait is bounded: past `maxQueued` publishes or
+ * `maxQueuedBytes` of payload waiting, a new publish is rejected at once. Private to the MQTT
+ * plugin.
  *
  * @module
  */
 import type { Buffer } from "node:buffer";
 import { AstarteError } from "../../src/errors.ts";
 import type { QoS } from "../../src/interface.ts";
+import { DropTally } from "../../src/_events.ts";
 
 /** A publish accepted by `publish()` and not settled yet. */
 export interface PendingPublish {
@@ -29,12 +32,28 @@ export type PublishWriter = (
   done: (error: AstarteError | undefined) => void,
 ) => boolean;
 
+/** Bounds of the publishes waiting for a free slot of an {@link InflightWindow}. */
+export interface WaitLimits {
+  /** Most publishes waiting. */
+  readonly maxQueued: number;
+  /** Most payload bytes waiting (one publish is always accepted into an empty queue). */
+  readonly maxQueuedBytes: number;
+  /**
+   * Called for refused publishes, with how many were refused and whether they open an
+   * overflow (see `DropTally`).
+   */
+  readonly onRefused?: (count: number, first: boolean) => void;
+}
+
 /** The FIFO of publishes and the window of those sent and not yet acknowledged. */
 export class InflightWindow {
   readonly #size: number;
   readonly #write: PublishWriter;
+  readonly #limits: WaitLimits;
+  readonly #refused: DropTally;
   #waiting: PendingPublish[] = [];
   #waitingHead = 0;
+  #waitingBytes = 0;
   #inFlight = new Set<PendingPublish>();
   #writing = new Set<PendingPublish>();
   #pumping = false;
@@ -43,10 +62,19 @@ export class InflightWindow {
   /**
    * @param size most QoS 1/2 publishes awaiting their acknowledgement at once
    * @param write writes a publish on the current connection
+   * @param limits bounds of the publishes waiting for a slot (default: none)
    */
-  constructor(size: number, write: PublishWriter) {
+  constructor(
+    size: number,
+    write: PublishWriter,
+    limits: WaitLimits = { maxQueued: Infinity, maxQueuedBytes: Infinity },
+  ) {
     this.#size = size;
     this.#write = write;
+    this.#limits = limits;
+    this.#refused = new DropTally(limits.maxQueued, (count, first) => {
+      limits.onRefused?.(count, first);
+    });
   }
 
   /** Number of QoS 1/2 publishes sent and not yet acknowledged (at most `size`). */
@@ -64,9 +92,34 @@ export class InflightWindow {
     return this.#inFlight.size + this.#writing.size + this.queued;
   }
 
-  /** Queues a publish and sends it as soon as the window allows. */
+  /** Payload bytes of the publishes waiting for a free slot. */
+  get queuedBytes(): number {
+    return this.#waitingBytes;
+  }
+
+  /**
+   * Queues a publish and sends it as soon as the window allows; rejects it at once, with an
+   * `AstarteError` of code `transport-failed`, when the wait queue is full.
+   */
   push(publish: PendingPublish): void {
+    const queued = this.queued;
+    const bytes = publish.payload.length;
+    const { maxQueued, maxQueuedBytes } = this.#limits;
+    if (queued >= maxQueued || (queued > 0 && this.#waitingBytes + bytes > maxQueuedBytes)) {
+      this.#refused.drop();
+      publish.reject(
+        new AstarteError(
+          "transport-failed",
+          `Cannot publish on "${publish.topic}": ${queued} publishes (${this.#waitingBytes} ` +
+            "bytes) already wait for the in-flight window, the most allowed " +
+            `(maxQueuedPublishes ${maxQueued}, maxQueuedBytes ${maxQueuedBytes}); publish ` +
+            "again once acknowledgements make room",
+        ),
+      );
+      return;
+    }
     this.#waiting.push(publish);
+    this.#waitingBytes += bytes;
     this.#pump();
   }
 
@@ -89,6 +142,8 @@ export class InflightWindow {
     this.#writing.clear();
     this.#waiting = [];
     this.#waitingHead = 0;
+    this.#waitingBytes = 0;
+    this.#refused.settle();
     const drained = this.#drained;
     this.#drained = undefined;
     for (const p of pending) p.reject(makeError(p));
@@ -103,11 +158,15 @@ export class InflightWindow {
         const next = this.#waiting[this.#waitingHead]!;
         if (next.qos > 0 && this.#inFlight.size >= this.#size) break;
         this.#waitingHead++;
+        this.#waitingBytes -= next.payload.length;
         this.#send(next);
       }
       if (this.#waitingHead === this.#waiting.length) {
         this.#waiting = [];
         this.#waitingHead = 0;
+        this.#waitingBytes = 0;
+        // The queue emptied: an overflow, if any, is over.
+        this.#refused.settle();
       } else if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
         this.#waiting = this.#waiting.slice(this.#waitingHead);
         this.#waitingHead = 0;

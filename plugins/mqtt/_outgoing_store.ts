@@ -132,6 +132,11 @@ export class OutgoingStore {
     return [...this.#entries.values()].filter((e) => !e.persisted).map((e) => ({ ...e }));
   }
 
+  /** No packet waits for a durable write: a QoS 0 publish may be written at once. */
+  get idle(): boolean {
+    return this.#pending === 0;
+  }
+
   /** Stores a PUBLISH or a PUBREL before MQTT.js writes it; `cb` lets the write go. */
   put(packet: Packet, cb: (error?: Error) => void): this {
     if (this.#detached) return this;
@@ -149,6 +154,12 @@ export class OutgoingStore {
       }
     } catch (error) {
       work = Promise.reject(error);
+    }
+    // Nothing to persist and nothing ahead: let the write go now, as MQTT.js's own store does,
+    // rather than through a promise chain per packet.
+    if (work === undefined && this.#pending === 0) {
+      cb();
+      return this;
     }
     // Handled below once the puts before it are done; mark it handled now so that an early
     // failure is not reported as an unhandled rejection meanwhile.

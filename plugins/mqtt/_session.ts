@@ -141,3 +141,120 @@ export function writePublish(
   if (p.qos === 0 && store) store.afterStored(write);
   else write();
 }
+
+/** MQTT control packet names by the type in the high nibble of the first byte. */
+const PACKET_TYPES = [
+  "reserved",
+  "CONNECT",
+  "CONNACK",
+  "PUBLISH",
+  "PUBACK",
+  "PUBREC",
+  "PUBREL",
+  "PUBCOMP",
+  "SUBSCRIBE",
+  "SUBACK",
+  "UNSUBSCRIBE",
+  "UNSUBACK",
+  "PINGREQ",
+  "PINGRESP",
+  "DISCONNECT",
+  "AUTH",
+];
+
+/**
+ * Follows the MQTT framing of the bytes a broker sends, to learn each packet's size from its
+ * fixed header (type byte, then the remaining length in 1 to 4 bytes of 7 bits, MQTT 3.1.1
+ * section 2.2.3) before its body arrives.
+ */
+export class InboundFraming {
+  readonly #limit: number;
+  /** 0: next byte is a type byte; 1: reading the remaining length; 2: skipping a body. */
+  #phase: 0 | 1 | 2 = 0;
+  #type = 0;
+  #length = 0;
+  #lengthBytes = 0;
+  #skip = 0;
+
+  /** @param limit largest packet accepted, fixed header included */
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /**
+   * Reads the next bytes of the stream.
+   *
+   * @param chunk bytes as they arrived
+   * @returns the first problem found: a packet larger than the limit (its type and total
+   * size) or a remaining length longer than 4 bytes; `undefined` when all is well
+   */
+  feed(
+    chunk: Uint8Array,
+  ): { readonly type: string; readonly size: number } | "malformed" | undefined {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.#phase === 2) {
+        const step = Math.min(this.#skip, chunk.length - i);
+        this.#skip -= step;
+        i += step;
+        if (this.#skip === 0) this.#phase = 0;
+        continue;
+      }
+      const byte = chunk[i++]!;
+      if (this.#phase === 0) {
+        this.#type = byte >> 4;
+        this.#length = 0;
+        this.#lengthBytes = 0;
+        this.#phase = 1;
+        continue;
+      }
+      this.#length += (byte & 0x7f) * 128 ** this.#lengthBytes++;
+      if (byte & 0x80) {
+        if (this.#lengthBytes === 4) return "malformed";
+        continue;
+      }
+      const size = 1 + this.#lengthBytes + this.#length;
+      if (size > this.#limit) return { type: PACKET_TYPES[this.#type]!, size };
+      this.#skip = this.#length;
+      this.#phase = this.#skip === 0 ? 0 : 2;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Watches the bytes the broker sends on `socket` and closes the connection as soon as a packet
+ * header announces more than `limit` bytes (or a malformed length), so that MQTT.js never
+ * buffers such a packet: at most the chunk that carried the header reaches it. The reason is
+ * recorded as the session's error: an `AstarteError` of code `message-dropped` (or
+ * `malformed-message`) naming the size.
+ *
+ * @param session the connection the socket belongs to
+ * @param socket the socket (TLS or plain) MQTT.js reads from; call before MQTT.js pipes it
+ * @param limit largest packet accepted, fixed header included (`Infinity`: no check)
+ */
+export function guardInboundPackets(session: Session, socket: net.Socket, limit: number): void {
+  if (limit === Infinity) return;
+  const framing = new InboundFraming(limit);
+  let refused = false;
+  // Runs before MQTT.js's own listener for every chunk.
+  socket.prependListener("data", (chunk: Uint8Array) => {
+    if (refused) return;
+    const problem = framing.feed(chunk);
+    if (problem === undefined) return;
+    refused = true;
+    session.error = problem === "malformed"
+      ? new AstarteError(
+        "malformed-message",
+        "The broker sent an MQTT packet whose remaining length is longer than 4 bytes; " +
+          "closed the connection",
+      )
+      : new AstarteError(
+        "message-dropped",
+        `Refused an MQTT ${problem.type} packet of ${problem.size} bytes from the broker: ` +
+          `larger than maxIncomingPacketBytes (${limit}; Astarte caps messages at 65535 ` +
+          "bytes); closed the connection before reading it",
+      );
+    socket.destroy();
+  });
+}

@@ -14,7 +14,16 @@ export interface Settings {
   readonly connectTimeoutMs: number;
   /** Most QoS 1/2 publishes awaiting their acknowledgement at once. */
   readonly inflightWindow: number;
+  /** Most publishes waiting for a slot of the in-flight window. */
+  readonly maxQueuedPublishes: number;
+  /** Most payload bytes waiting for a slot of the in-flight window. */
+  readonly maxQueuedBytes: number;
+  /** Largest packet accepted from the broker, fixed header included. */
+  readonly maxIncomingPacketBytes: number;
 }
+
+/** Default of `maxIncomingPacketBytes`: the broker's 65 535-byte cap plus room for the topic. */
+export const DEFAULT_MAX_INCOMING_PACKET_BYTES = 69_632;
 
 /**
  * Checks the options of a new transport and applies the defaults.
@@ -46,5 +55,30 @@ export function resolveSettings(options: MqttTransportOptions): Settings {
       `Cannot create MqttTransport: inflightWindow must be an integer in 1..65535, got ${inflightWindow}`,
     );
   }
-  return { keepAlive, connectTimeoutMs, inflightWindow };
+  const maxQueuedPublishes = positive("maxQueuedPublishes", options.maxQueuedPublishes, 10_000);
+  const maxQueuedBytes = positive("maxQueuedBytes", options.maxQueuedBytes, 16 * 1024 * 1024);
+  // Below 5 bytes not even a PINGRESP's fixed header would pass.
+  const maxIncomingPacketBytes = positive(
+    "maxIncomingPacketBytes",
+    options.maxIncomingPacketBytes,
+    DEFAULT_MAX_INCOMING_PACKET_BYTES,
+    5,
+  );
+  return {
+    keepAlive,
+    connectTimeoutMs,
+    inflightWindow,
+    maxQueuedPublishes,
+    maxQueuedBytes,
+    maxIncomingPacketBytes,
+  };
+}
+
+/** An integer option of at least `min` (or `Infinity`), with its default. */
+function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
+  const resolved = value ?? fallback;
+  if (resolved === Infinity || (Number.isSafeInteger(resolved) && resolved >= min)) return resolved;
+  throw new RangeError(
+    `Cannot create MqttTransport: ${name} must be an integer >= ${min} or Infinity, got ${resolved}`,
+  );
 }

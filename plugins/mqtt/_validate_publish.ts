@@ -29,6 +29,8 @@ export function validatePublish(topic: string, payload: Uint8Array, qos: QoS): v
   if (qos !== 0 && qos !== 1 && qos !== 2) {
     throw new RangeError(`Cannot publish on "${topic}": QoS must be 0, 1 or 2, got ${qos}`);
   }
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most publishes need no exact count.
+  if (8 + 3 * topic.length + payload.length <= MAX_MQTT_MESSAGE_BYTES) return;
   const size = mqttPublishSize(topic, payload.length, qos);
   if (size > MAX_MQTT_MESSAGE_BYTES) {
     throw new AstarteError(

@@ -20,8 +20,9 @@ export interface MqttCredentialsRequest {
   /** Aborts the request (the connection attempt was aborted). */
   readonly signal?: AbortSignal;
   /**
-   * The previous attempt ended with a TLS failure or CONNACK 4/5: verify the certificate with the
-   * Pairing API and obtain a new one when it is no longer valid (spec 10.6).
+   * The previous attempt ended with a TLS failure on the broker's side or CONNACK 4/5: verify
+   * the certificate with the Pairing API and obtain a new one when it is no longer valid. When
+   * false, a cached certificate that is still valid should be returned without calling Pairing.
    */
   readonly renew: boolean;
 }

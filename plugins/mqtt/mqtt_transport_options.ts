@@ -39,6 +39,29 @@ export interface MqttTransportOptions {
    * FIFO order. The broker's own window towards the device is 100 (spec 4.1). @default 100
    */
   readonly inflightWindow?: number;
+  /**
+   * Most publishes waiting for a free slot of the in-flight window. When that many wait,
+   * `publish()` rejects at once with an `AstarteError` of code `transport-failed` (the device
+   * then keeps the sample by its retention: `stored` and `volatile` samples are queued and sent
+   * later, `discard` ones are dropped and counted); refusals are logged through `logger.warn`
+   * as counts. `Infinity` removes the bound. @default 10000
+   */
+  readonly maxQueuedPublishes?: number;
+  /**
+   * Most payload bytes of the publishes waiting for a free slot of the in-flight window; past
+   * it `publish()` rejects as for `maxQueuedPublishes` (a publish into an empty queue is always
+   * accepted). `Infinity` removes the bound. @default 16777216 (16 MiB)
+   */
+  readonly maxQueuedBytes?: number;
+  /**
+   * Largest MQTT packet accepted from the broker, fixed header included. The size is read
+   * from the packet's fixed header as its first bytes arrive: a larger packet is never
+   * buffered; the connection is closed at once and the loss reported with code
+   * `message-dropped` naming the size (the device reconnects as after any loss). Astarte's
+   * broker caps messages at 65 535 bytes; the default adds room for the topic and framing.
+   * @default 69632 (68 KiB)
+   */
+  readonly maxIncomingPacketBytes?: number;
   /** Receives debug and warning messages. */
   readonly logger?: MqttTransportLogger;
 }

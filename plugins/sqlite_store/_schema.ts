@@ -55,6 +55,11 @@ const MIGRATIONS: readonly string[] = [
     sample_id INTEGER
   );
   `,
+  // 2 -> 3: the broker URL read from Pairing, cached with the certificate so that a device can
+  // reconnect without Pairing.
+  `
+  ALTER TABLE credentials ADD COLUMN broker_url TEXT;
+  `,
 ];
 
 /** Schema version this code writes. */

@@ -166,6 +166,19 @@ export class SqliteStore implements Store {
     }
     const store = new SqliteStore(path, db, corruption);
     try {
+      const row = store.#sql.loadCredentials.get();
+      const damaged = row === undefined ? [] : readCredentials(row).damaged;
+      if (damaged.length > 0) {
+        // Named by column and type only: the values are secrets.
+        corruption.push(
+          new AstarteError(
+            "store-failed",
+            `SQLite store "${path}": the stored credentials are damaged (${
+              damaged.join("; ")
+            }); those fields are ignored until saveCredentials() replaces them`,
+          ),
+        );
+      }
       for (const error of corruption) options.onCorruption?.(error);
     } catch (err) {
       await store.close();
@@ -321,28 +334,26 @@ export class SqliteStore implements Store {
     return this.#read("list outgoing", () => this.#sql.listOutgoing.all().map(toOutgoing));
   }
 
-  /** Stored pairing credentials, if any. */
+  /**
+   * Stored pairing credentials, if any. A field whose column does not hold text (damage
+   * reported when the store opened) is left out.
+   */
   loadCredentials(): Promise<StoredCredentials | undefined> {
     return this.#read("load credentials", () => {
       const row = this.#sql.loadCredentials.get();
-      if (row === undefined) return undefined;
-      const out: { credentialsSecret?: string; privateKeyPem?: string; certificatePem?: string } =
-        {};
-      if (row.credentials_secret !== null) out.credentialsSecret = String(row.credentials_secret);
-      if (row.private_key_pem !== null) out.privateKeyPem = String(row.private_key_pem);
-      if (row.certificate_pem !== null) out.certificatePem = String(row.certificate_pem);
-      return out;
+      return row === undefined ? undefined : readCredentials(row).credentials;
     });
   }
 
   /** Replaces the stored credentials in one transaction. */
   saveCredentials(credentials: StoredCredentials): Promise<void> {
-    const { credentialsSecret, privateKeyPem, certificatePem } = credentials;
+    const { credentialsSecret, privateKeyPem, certificatePem, brokerUrl } = credentials;
     return this.#write("save credentials", () => {
       this.#sql.saveCredentials.run(
         credentialsSecret ?? null,
         privateKeyPem ?? null,
         certificatePem ?? null,
+        brokerUrl ?? null,
       );
     });
   }
@@ -435,6 +446,43 @@ export class SqliteStore implements Store {
   }
 }
 
+/** Credential columns and the fields they hold. */
+const CREDENTIAL_COLUMNS = [
+  ["credentials_secret", "credentialsSecret"],
+  ["private_key_pem", "privateKeyPem"],
+  ["certificate_pem", "certificatePem"],
+  ["broker_url", "brokerUrl"],
+] as const;
+
+/**
+ * The credentials of a row, and what is wrong with the columns that do not hold text (named by
+ * column and SQLite type, never by content: they hold the secret and the private key).
+ */
+function readCredentials(row: Row): { credentials: StoredCredentials; damaged: string[] } {
+  const credentials: {
+    credentialsSecret?: string;
+    privateKeyPem?: string;
+    certificatePem?: string;
+    brokerUrl?: string;
+  } = {};
+  const damaged: string[] = [];
+  for (const [column, field] of CREDENTIAL_COLUMNS) {
+    const value = row[column];
+    if (value === null || value === undefined) continue;
+    if (typeof value === "string") {
+      credentials[field] = value;
+      continue;
+    }
+    const kind = value instanceof Uint8Array
+      ? `a blob of ${value.length} bytes`
+      : typeof value === "bigint" || Number.isInteger(value)
+      ? "an integer"
+      : "a real";
+    damaged.push(`column "${column}" holds ${kind}, not text`);
+  }
+  return { credentials, damaged };
+}
+
 interface Statements {
   readonly loadProperties: StatementSync;
   readonly putProperty: StatementSync;
@@ -491,10 +539,10 @@ function prepareStatements(db: DatabaseSync): Statements {
     removeOutgoing: db.prepare("DELETE FROM outgoing WHERE message_id = ?"),
     listOutgoing: db.prepare("SELECT message_id, packet, sample_id FROM outgoing ORDER BY seq"),
     loadCredentials: db.prepare(
-      "SELECT credentials_secret, private_key_pem, certificate_pem FROM credentials WHERE id = 1",
+      "SELECT credentials_secret, private_key_pem, certificate_pem, broker_url FROM credentials WHERE id = 1",
     ),
     saveCredentials: db.prepare(
-      "INSERT OR REPLACE INTO credentials (id, credentials_secret, private_key_pem, certificate_pem) VALUES (1, ?, ?, ?)",
+      "INSERT OR REPLACE INTO credentials (id, credentials_secret, private_key_pem, certificate_pem, broker_url) VALUES (1, ?, ?, ?, ?)",
     ),
   };
 }

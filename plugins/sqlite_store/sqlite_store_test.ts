@@ -156,7 +156,7 @@ Deno.test("SqliteStore.open() records the schema version in its own table", () =
     const db = new DatabaseSync(path);
     try {
       const rows = db.prepare("SELECT version FROM schema_version").all();
-      assertEquals(rows.map((r) => r.version), [2]);
+      assertEquals(rows.map((r) => r.version), [3]);
       assertStrictEquals(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
     } finally {
       db.close();
@@ -170,9 +170,12 @@ Deno.test("SqliteStore.open() migrates a version 1 database and keeps its data",
     const kept = await store0.appendSample(sample("/kept"));
     await store0.saveSyncedIntrospection("org.example.A:1:0");
     await store0.close();
-    // Schema 1 is schema 2 without the outgoing table.
+    // Schema 1 is schema 3 without the outgoing table and the credentials' broker_url.
     const db = new DatabaseSync(path);
-    db.exec("DROP TABLE outgoing; UPDATE schema_version SET version = 1");
+    db.exec(
+      "DROP TABLE outgoing; ALTER TABLE credentials DROP COLUMN broker_url; " +
+        "UPDATE schema_version SET version = 1",
+    );
     db.close();
     const store = await SqliteStore.open(path);
     try {
@@ -187,9 +190,7 @@ Deno.test("SqliteStore.open() migrates a version 1 database and keeps its data",
     try {
       assertEquals(
         check.prepare("SELECT version FROM schema_version").all().map((r) => r.version),
-        [
-          2,
-        ],
+        [3],
       );
     } finally {
       check.close();

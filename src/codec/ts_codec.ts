@@ -5,7 +5,7 @@
  * @module
  */
 import type { Codec, EncodedSample, SampleInput } from "../codec.ts";
-import { assertDeviceInterface, refuse } from "./_checks.ts";
+import { assertDeviceInterface, refusePath, resolveMapping } from "./_checks.ts";
 import type { Aggregation, Interface, Mapping } from "../interface.ts";
 import { encodeIndividualPayload, encodeObjectPayload, type ObjectEntry } from "../bson.ts";
 import { validateIndividual, validateObject } from "../validate.ts";
@@ -80,7 +80,7 @@ export class TsCodec implements Codec {
     timestamp?: Date,
   ): EncodedSample {
     const iface = this.#deviceInterface(interfaceName, path, "individual");
-    const mapping = this.#resolveMapping(iface, path);
+    const mapping = resolveMapping(iface, path);
     validateIndividual(iface.type, mapping, value, timestamp, { interfaceName, path });
     return {
       interface: iface,
@@ -143,55 +143,10 @@ export class TsCodec implements Codec {
     return out;
   }
 
-  #resolveMapping(iface: Interface, path: string): Mapping {
-    const resolution = iface.resolve(path);
-    switch (resolution.kind) {
-      case "mapping":
-        return resolution.mapping;
-      case "invalid":
-        return refuse(iface.name, path, "invalid-path", "a valid path", resolution.reason);
-      case "ambiguous":
-        return refuse(
-          iface.name,
-          path,
-          "ambiguous-path",
-          "a full endpoint path",
-          "the path is a strict prefix of endpoints",
-        );
-      default:
-        return refuse(
-          iface.name,
-          path,
-          "mapping-not-found",
-          "a path matching an endpoint",
-          "no endpoint matches the path",
-        );
-    }
-  }
-
   #resolveObject(iface: Interface, path: string): ReadonlyMap<string, Mapping> {
     const resolution = iface.resolve(path);
-    switch (resolution.kind) {
-      case "object":
-        return resolution.mappings;
-      case "invalid":
-        return refuse(iface.name, path, "invalid-path", "a valid path", resolution.reason);
-      case "mapping":
-        return refuse(
-          iface.name,
-          path,
-          "mapping-not-found",
-          "an object path",
-          "the path is a full endpoint: objects go on the endpoint prefix (endpoint depth - 1)",
-        );
-      default:
-        return refuse(
-          iface.name,
-          path,
-          "mapping-not-found",
-          "an object path",
-          "the path depth must be the endpoint depth - 1",
-        );
-    }
+    if (resolution.kind === "object") return resolution.mappings;
+    const reason = resolution.kind === "invalid" ? resolution.reason : undefined;
+    return refusePath(iface, path, resolution.kind, true, reason);
   }
 }

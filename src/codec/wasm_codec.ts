@@ -7,10 +7,11 @@
  */
 import type { Codec, EncodedSample, SampleInput } from "../codec.ts";
 import { ValidationError } from "../errors.ts";
-import { assertDeviceInterface, refuse } from "./_checks.ts";
+import { assertDeviceInterface, refusePath } from "./_checks.ts";
 import type { Aggregation, Interface, Mapping } from "../interface.ts";
-import { validateIndividual, validateObject } from "../validate.ts";
-import type { AstarteObject, AstarteValue } from "../values.ts";
+import { RULES, validateIndividual, validateObject } from "../validate.ts";
+import { type AstarteObject, type AstarteValue, VALUE_LIMITS } from "../values.ts";
+import { PATH_RULES } from "../_endpoint.ts";
 import {
   C_DETAIL,
   C_MAPPING,
@@ -42,10 +43,12 @@ interface Entry {
   readonly id: number;
 }
 
-const LONG_MAX = 9223372036854775807n;
-const LONG_MIN = -9223372036854775808n;
-const MAX_BYTES = 65536;
-const MAX_ITEMS = 1024;
+const LONG_MAX = VALUE_LIMITS.longIntegerMax;
+const LONG_MIN = VALUE_LIMITS.longIntegerMin;
+// Strings with more UTF-16 units than this are over the limit whatever their content.
+const MAX_STRING_UNITS = VALUE_LIMITS.maxStringBytes;
+const MAX_BLOB_BYTES = VALUE_LIMITS.maxBlobBytes;
+const MAX_ITEMS = VALUE_LIMITS.maxArrayItems;
 // Blobs up to this size are copied into WASM memory and pooled; larger ones are framed (one copy).
 const BLOB_IN_PLACE_MAX = 4000;
 
@@ -58,41 +61,30 @@ const STRING = 4;
 const BINARYBLOB = 5;
 const DATETIME = 6;
 
-// Texts of invalidPathReason (src/_endpoint.ts), by WASM reason code.
-const PATH_REASONS = [
-  "",
-  `must start with "/"`,
-  `has no level ("/" is only the object path of an object interface whose endpoints have one level)`,
-  `has an empty level ("//")`,
-  `must not end with "/"`,
-  `must not contain "+" (MQTT wildcard)`,
-  `must not contain "#" (MQTT wildcard)`,
-  "must not contain U+0000 (forbidden in MQTT topics)",
+// Rules by WASM reason code (V_* in codec-wasm/assembly/index.ts), used only if the TypeScript
+// validator unexpectedly accepts what WASM refused.
+const VALUE_RULES: readonly (string | undefined)[] = [
+  undefined,
+  RULES.notNumber,
+  RULES.notFinite,
+  RULES.notIntegral,
+  RULES.integerRange,
+  RULES.longIntegerRange,
+  RULES.notSafeInteger,
+  RULES.notLongInteger,
+  RULES.notBoolean,
+  RULES.notDate,
+  RULES.invalidDate,
+  RULES.stringSize,
+  RULES.blobSize,
+  RULES.arraySize,
+  RULES.timestampRequired,
+  RULES.timestampOnProperty,
+  RULES.timestampNotExplicit,
+  RULES.invalidTimestamp,
+  RULES.emptyBlob,
+  RULES.missingRequired,
 ];
-const LONE_SURROGATE = "must be valid Unicode (it contains a lone surrogate)";
-
-// Rules used only if the TypeScript validator unexpectedly accepts what WASM refused.
-const VALUE_RULES: Readonly<Record<number, string>> = {
-  1: "must be a number",
-  2: "must be finite (NaN and Infinity are refused)",
-  3: "must be an integral number",
-  4: "must be in -2147483647..2147483647 (the server refuses -2^31)",
-  5: "must be in -(2^63-1)..2^63-1 (the server refuses -2^63)",
-  6: "a number must be a safe integer (use a bigint beyond 2^53)",
-  7: "must be a bigint or a safe-integer number",
-  8: "must be a boolean",
-  9: "must be a Date",
-  10: "must be a valid Date (not Invalid Date)",
-  11: "must be at most 65536 UTF-8 bytes",
-  12: "must be at most 65536 bytes",
-  13: "must have at most 1024 items",
-  14: "the mapping has explicit_timestamp",
-  15: "properties do not take a timestamp",
-  16: "the mapping has no explicit_timestamp",
-  17: "the timestamp must be a valid Date",
-  18: "a zero-length blob without a timestamp would be read as an unset by the server",
-  19: "the mapping is required but the key is missing",
-};
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;
@@ -322,7 +314,7 @@ export class WasmCodec implements Codec {
         r = rt.ex.encodeLong(entry.id, m, value, tKind, t);
         break;
       case STRING: {
-        if (typeof value !== "string" || value.length > MAX_BYTES) return R_VALUE;
+        if (typeof value !== "string" || value.length > MAX_STRING_UNITS) return R_VALUE;
         rt.reserveOut(value.length * 3 + 32);
         const written = rt.writeString(value, rt.outBase + 11);
         if (written < 0) return R_VALUE;
@@ -330,7 +322,7 @@ export class WasmCodec implements Codec {
         break;
       }
       case BINARYBLOB:
-        if (!(value instanceof Uint8Array) || value.length > MAX_BYTES) return R_VALUE;
+        if (!(value instanceof Uint8Array) || value.length > MAX_BLOB_BYTES) return R_VALUE;
         if (value.length > BLOB_IN_PLACE_MAX) {
           // One copy: WASM frames, the bytes go from the caller's buffer to the payload.
           r = rt.ex.encodeBlobFramed(entry.id, m, value.length, tKind, t);
@@ -409,7 +401,7 @@ export class WasmCodec implements Codec {
         let units = 0;
         for (let i = 0; i < count; i++) {
           const x = value[i];
-          if (typeof x !== "string" || x.length > MAX_BYTES) return -1;
+          if (typeof x !== "string" || x.length > MAX_STRING_UNITS) return -1;
           units += x.length;
         }
         rt.reserveScratch(count * 4 + units * 3);
@@ -428,7 +420,7 @@ export class WasmCodec implements Codec {
         let bytes = 0;
         for (let i = 0; i < count; i++) {
           const x = value[i];
-          if (!(x instanceof Uint8Array) || x.length > MAX_BYTES) return -1;
+          if (!(x instanceof Uint8Array) || x.length > MAX_BLOB_BYTES) return -1;
           bytes += x.length;
         }
         rt.reserveScratch(count * 4 + bytes);
@@ -512,13 +504,13 @@ export class WasmCodec implements Codec {
         if (typeof x !== "bigint") return rt.ex.objectNumber(m, K_OTHER, 0);
         return x > LONG_MAX || x < LONG_MIN ? R_VALUE : rt.ex.objectLong(m, x);
       case STRING: {
-        if (typeof x !== "string" || x.length > MAX_BYTES) return R_VALUE;
+        if (typeof x !== "string" || x.length > MAX_STRING_UNITS) return R_VALUE;
         rt.reserveScratch(x.length * 3); // clears the staged path
         const written = rt.writeString(x, rt.scratchBase);
         return written < 0 ? R_VALUE : rt.ex.objectBytes(m, written);
       }
       case BINARYBLOB:
-        if (!(x instanceof Uint8Array) || x.length > MAX_BYTES) return R_VALUE;
+        if (!(x instanceof Uint8Array) || x.length > MAX_BLOB_BYTES) return R_VALUE;
         rt.reserveScratch(x.length); // clears the staged path
         rt.scratch.set(x);
         return rt.ex.objectBytes(m, x.length);
@@ -531,47 +523,20 @@ export class WasmCodec implements Codec {
   }
 
   #pathError(entry: Entry, path: string, r: number, object: boolean): never {
-    const name = entry.iface.name;
+    const iface = entry.iface;
     if (r <= R_INVALID_PATH && r > R_VALUE) {
       // The message takes the reason from the TypeScript resolver (it orders the rules and
       // escapes the path); the code was decided by WASM.
-      const ts = entry.iface.resolve(path);
-      const k = R_INVALID_PATH - r;
+      const ts = iface.resolve(path);
       const reason = ts.kind === "invalid"
         ? ts.reason
-        : `Path ${JSON.stringify(path)} ${k === 0 ? LONE_SURROGATE : PATH_REASONS[k]}`;
-      return refuse(name, path, "invalid-path", "a valid path", reason);
+        : `Path ${JSON.stringify(path)} ${PATH_RULES[R_INVALID_PATH - r]}`;
+      return refusePath(iface, path, "invalid", object, reason);
     }
-    if (object) {
-      return refuse(
-        name,
-        path,
-        "mapping-not-found",
-        "an object path",
-        r >= 0
-          ? "the path is a full endpoint: objects go on the endpoint prefix (endpoint depth - 1)"
-          : "the path depth must be the endpoint depth - 1",
-      );
-    }
-    if (r === R_AMBIGUOUS) {
-      return refuse(
-        name,
-        path,
-        "ambiguous-path",
-        "a full endpoint path",
-        "the path is a strict prefix of endpoints",
-      );
-    }
-    if (r === R_NOT_FOUND || r === R_OBJECT) {
-      return refuse(
-        name,
-        path,
-        "mapping-not-found",
-        "a path matching an endpoint",
-        "no endpoint matches the path",
-      );
-    }
-    throw new Error(`WASM codec: unexpected resolution result ${r} for "${name}" "${path}"`);
+    if (object) return refusePath(iface, path, r >= 0 ? "mapping" : "not-found", true);
+    if (r === R_AMBIGUOUS) return refusePath(iface, path, "ambiguous", false);
+    if (r === R_NOT_FOUND || r === R_OBJECT) return refusePath(iface, path, "not-found", false);
+    throw new Error(`WASM codec: unexpected resolution result ${r} for "${iface.name}" "${path}"`);
   }
 
   /** Throws the TypeScript validator's error for a value WASM (or the staging) refused. */

@@ -1,11 +1,12 @@
 /**
- * Device key pairs, certificate signing requests and local certificate checks (spec 3.3.3,
- * 3.3.4, checklist 8 and 11). Keys are ECDSA P-256 made with WebCrypto; the private key never
- * leaves the device.
+ * Device key pairs, certificate signing requests and local certificate checks. Keys are ECDSA
+ * P-256 made with WebCrypto; the private key never leaves the device. The X.509 library is
+ * loaded on first use (see `_x509.ts`), so the functions that need it are async.
  *
  * @module
  */
-import * as x509 from "./_x509.ts";
+import type * as X509 from "@peculiar/x509";
+import { loadX509 } from "./_x509.ts";
 
 const EC_ALGORITHM = { name: "ECDSA", namedCurve: "P-256" } as const;
 const SIGNING_ALGORITHM = { name: "ECDSA", hash: "SHA-256" } as const;
@@ -56,6 +57,7 @@ export interface CertificateRequestOptions {
 export async function createCertificateRequest(
   options: CertificateRequestOptions,
 ): Promise<string> {
+  const x509 = await loadX509();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     // JSON form: no DN string parsing, so no escaping concerns for the `/` in the CN.
     name: [{ CN: [`${options.realm}/${options.deviceId}`] }],
@@ -160,12 +162,13 @@ export interface CertificateInfo {
  * @returns its subject CN, issuer, serial and validity window
  * @throws {SyntaxError} when `pem` is not a single parsable certificate
  */
-export function parseCertificatePem(pem: string): CertificateInfo {
+export async function parseCertificatePem(pem: string): Promise<CertificateInfo> {
   const der = decodeSinglePemBlock(pem, CERTIFICATE_PEM_LABEL);
   if (der === undefined) {
     throw new SyntaxError("Cannot parse certificate: expected a single PEM CERTIFICATE block");
   }
-  let cert: x509.X509Certificate;
+  const x509 = await loadX509();
+  let cert: X509.X509Certificate;
   try {
     cert = new x509.X509Certificate(der);
   } catch (err) {
@@ -220,8 +223,27 @@ export type CertificateCheck =
   };
 
 /**
- * Checks a certificate locally before use (checklist 11): CN is `<realm>/<deviceId>`, the
- * validity window contains `now`, and `notAfter` is not within the renewal margin.
+ * The default renewal margin of a certificate: a tenth of its validity period, at most 7 days.
+ *
+ * @param info the certificate's validity window
+ * @returns the margin in ms
+ *
+ * @example
+ * ```ts
+ * import { defaultRenewMarginMs } from "./certificate.ts";
+ * const notBefore = new Date(0), notAfter = new Date(10 * 86_400_000);
+ * console.assert(defaultRenewMarginMs({ notBefore, notAfter }) === 86_400_000);
+ * ```
+ */
+export function defaultRenewMarginMs(
+  info: Pick<CertificateInfo, "notBefore" | "notAfter">,
+): number {
+  return Math.min(7 * DAY_MS, (info.notAfter.getTime() - info.notBefore.getTime()) / 10);
+}
+
+/**
+ * Checks a certificate locally before use: CN is `<realm>/<deviceId>`, the validity window
+ * contains `now`, and `notAfter` is not within the renewal margin.
  *
  * @param pem the PEM certificate
  * @param options expected identity, clock and renewal margin
@@ -230,16 +252,19 @@ export type CertificateCheck =
  * @example
  * ```ts
  * import { checkCertificate } from "./certificate.ts";
- * const check = checkCertificate("not a certificate", {
+ * const check = await checkCertificate("not a certificate", {
  *   realm: "test", deviceId: "ABEiM0RVZneImaq7zN3u_w", now: Date.now(),
  * });
  * console.assert(!check.ok && check.problem === "unparsable");
  * ```
  */
-export function checkCertificate(pem: string, options: CertificateCheckOptions): CertificateCheck {
+export async function checkCertificate(
+  pem: string,
+  options: CertificateCheckOptions,
+): Promise<CertificateCheck> {
   let info: CertificateInfo;
   try {
-    info = parseCertificatePem(pem);
+    info = await parseCertificatePem(pem);
   } catch (err) {
     return { ok: false, problem: "unparsable", message: (err as Error).message };
   }
@@ -270,7 +295,7 @@ export function checkCertificate(pem: string, options: CertificateCheckOptions):
       info,
     };
   }
-  const margin = options.renewMarginMs ?? Math.min(7 * DAY_MS, (notAfter - notBefore) / 10);
+  const margin = options.renewMarginMs ?? defaultRenewMarginMs(info);
   if (options.now >= notAfter - margin) {
     return {
       ok: false,
@@ -302,6 +327,7 @@ export async function privateKeyMatchesCertificate(
       "sign",
     ]);
     const { x, y } = await crypto.subtle.exportKey("jwk", privateKey);
+    const x509 = await loadX509();
     const certKey = await new x509.X509Certificate(certDer).publicKey.export(
       EC_ALGORITHM,
       ["verify"],

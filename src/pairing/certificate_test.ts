@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
-import * as x509 from "./_x509.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
+import { loadX509 } from "./_x509.ts";
 import {
   checkCertificate,
   decodeSinglePemBlock,
@@ -10,6 +10,8 @@ import {
   parseCertificatePem,
   privateKeyMatchesCertificate,
 } from "./certificate.ts";
+
+const x509 = await loadX509();
 
 const REALM = "test";
 const DEVICE_ID = "ABEiM0RVZneImaq7zN3u_w";
@@ -83,13 +85,13 @@ Deno.test("isSinglePemBlock() accepts exactly one well-formed block of the label
 
 Deno.test("parseCertificatePem() reads CN, serial and validity window", async () => {
   const { pem } = await makeCert();
-  const info = parseCertificatePem(pem);
+  const info = await parseCertificatePem(pem);
   assertEquals(info.commonName, `${REALM}/${DEVICE_ID}`);
   assertEquals(info.notBefore.getTime(), T0);
   assertEquals(info.notAfter.getTime(), T0 + 90 * DAY);
   assertMatch(info.serialNumber, /^[0-9a-f]+$/);
-  assertThrows(() => parseCertificatePem("nope"), SyntaxError, "single PEM CERTIFICATE");
-  assertThrows(
+  await assertRejects(() => parseCertificatePem("nope"), SyntaxError, "single PEM CERTIFICATE");
+  await assertRejects(
     () => parseCertificatePem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
     SyntaxError,
     "invalid X.509",
@@ -98,7 +100,7 @@ Deno.test("parseCertificatePem() reads CN, serial and validity window", async ()
 
 Deno.test("checkCertificate() accepts a matching certificate in its validity window", async () => {
   const { pem } = await makeCert();
-  const check = checkCertificate(pem, { realm: REALM, deviceId: DEVICE_ID, now: T0 + DAY });
+  const check = await checkCertificate(pem, { realm: REALM, deviceId: DEVICE_ID, now: T0 + DAY });
   assert(check.ok);
   assertEquals(check.info.commonName, `${REALM}/${DEVICE_ID}`);
 });
@@ -106,33 +108,37 @@ Deno.test("checkCertificate() accepts a matching certificate in its validity win
 Deno.test("checkCertificate() reports CN mismatch, expiry and not-yet-valid", async () => {
   const base = { realm: REALM, deviceId: DEVICE_ID };
   const other = await makeCert({ cn: `${REALM}/AJInS0w3VpWpuOqkXhgZdA` });
-  const wrong = checkCertificate(other.pem, { ...base, now: T0 + DAY });
+  const wrong = await checkCertificate(other.pem, { ...base, now: T0 + DAY });
   assert(!wrong.ok && wrong.problem === "wrong-common-name", JSON.stringify(wrong));
   const { pem } = await makeCert();
-  const expired = checkCertificate(pem, { ...base, now: T0 + 90 * DAY });
+  const expired = await checkCertificate(pem, { ...base, now: T0 + 90 * DAY });
   assert(!expired.ok && expired.problem === "expired");
-  const early = checkCertificate(pem, { ...base, now: T0 - 1 });
+  const early = await checkCertificate(pem, { ...base, now: T0 - 1 });
   assert(!early.ok && early.problem === "not-yet-valid");
-  const garbage = checkCertificate("garbage", { ...base, now: T0 });
+  const garbage = await checkCertificate("garbage", { ...base, now: T0 });
   assert(!garbage.ok && garbage.problem === "unparsable");
-  const otherRealm = checkCertificate(pem, { realm: "other", deviceId: DEVICE_ID, now: T0 + DAY });
+  const otherRealm = await checkCertificate(pem, {
+    realm: "other",
+    deviceId: DEVICE_ID,
+    now: T0 + DAY,
+  });
   assert(!otherRealm.ok && otherRealm.problem === "wrong-common-name");
 });
 
 Deno.test("checkCertificate() asks for renewal within the margin", async () => {
   const base = { realm: REALM, deviceId: DEVICE_ID };
   const { pem } = await makeCert(); // 90 days: default margin is 7 days (less than 9 days)
-  assert(checkCertificate(pem, { ...base, now: T0 + 83 * DAY - 1 }).ok);
-  const due = checkCertificate(pem, { ...base, now: T0 + 83 * DAY });
+  assert((await checkCertificate(pem, { ...base, now: T0 + 83 * DAY - 1 })).ok);
+  const due = await checkCertificate(pem, { ...base, now: T0 + 83 * DAY });
   assert(!due.ok && due.problem === "renewal-due");
   // Explicit margin.
-  assert(checkCertificate(pem, { ...base, now: T0 + 85 * DAY, renewMarginMs: DAY }).ok);
-  const explicit = checkCertificate(pem, { ...base, now: T0 + 89 * DAY, renewMarginMs: DAY });
+  assert((await checkCertificate(pem, { ...base, now: T0 + 85 * DAY, renewMarginMs: DAY })).ok);
+  const explicit = await checkCertificate(pem, { ...base, now: T0 + 89 * DAY, renewMarginMs: DAY });
   assert(!explicit.ok && explicit.problem === "renewal-due");
   // Short-lived certificates: a tenth of their lifetime.
   const short = await makeCert({ notAfter: T0 + 10 * 3_600_000 });
-  assert(checkCertificate(short.pem, { ...base, now: T0 + 9 * 3_600_000 - 1 }).ok);
-  assert(!checkCertificate(short.pem, { ...base, now: T0 + 9 * 3_600_000 }).ok);
+  assert((await checkCertificate(short.pem, { ...base, now: T0 + 9 * 3_600_000 - 1 })).ok);
+  assert(!(await checkCertificate(short.pem, { ...base, now: T0 + 9 * 3_600_000 })).ok);
 });
 
 Deno.test("privateKeyMatchesCertificate() tells whether key and certificate belong together", async () => {

@@ -1,6 +1,14 @@
-import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
 import type { StoredCredentials } from "../store.ts";
 import {
+  certificateSpread,
+  CredentialsKeeper,
   type CredentialsStore,
   obtainTransportCredentials,
   type ObtainTransportCredentialsOptions,
@@ -66,7 +74,7 @@ async function setup(tls = false): Promise<Env> {
     realm: REALM,
     deviceId: DEVICE_ID,
     jwt: await api.realmJwt(),
-    caCerts,
+    ca: caCerts,
   });
   return {
     api,
@@ -79,7 +87,7 @@ async function setup(tls = false): Promise<Env> {
       deviceId: DEVICE_ID,
       credentialsSecret: secret,
       store,
-      caCerts,
+      ca: caCerts,
       sleep: () => Promise.resolve(),
       ...extra,
     }),
@@ -111,7 +119,7 @@ Deno.test("obtainTransportCredentials() persists the secret before the first cer
   env.store.onSave = () => statusAtSave.push(env.api.devices.get(DEVICE_ID)?.status);
   const creds = await obtainTransportCredentials(env.options());
   assertEquals(creds.brokerUrl, BROKER);
-  assertEquals(parseCertificatePem(creds.certificatePem).commonName, CLIENT_ID);
+  assertEquals((await parseCertificatePem(creds.certificatePem)).commonName, CLIENT_ID);
   assert(await privateKeyMatchesCertificate(creds.privateKeyPem, creds.certificatePem));
   // First write: the secret alone, while the device is still pending (no certificate asked).
   assertEquals(env.store.saves[0], { credentialsSecret: env.secret });
@@ -120,6 +128,7 @@ Deno.test("obtainTransportCredentials() persists the secret before the first cer
     credentialsSecret: env.secret,
     certificatePem: creds.certificatePem,
     privateKeyPem: creds.privateKeyPem,
+    brokerUrl: BROKER,
   });
   // And registration is now refused, as a distinct non-retryable error.
   const err = await assertRejects(
@@ -129,7 +138,7 @@ Deno.test("obtainTransportCredentials() persists the secret before the first cer
         realm: REALM,
         deviceId: DEVICE_ID,
         jwt: await env.api.realmJwt(),
-        caCerts: [env.ca.certificatePem],
+        ca: env.ca.certificatePem,
       }),
     PairingError,
   );
@@ -147,15 +156,48 @@ Deno.test("obtainTransportCredentials() reuses a stored certificate that is stil
   assertEquals(env.api.devices.get(DEVICE_ID)?.certificateSerial, serial);
 });
 
-Deno.test("obtainTransportCredentials() renews when Pairing says the certificate is invalid", async () => {
+Deno.test("obtainTransportCredentials() uses the cached certificate and broker URL without Pairing", async () => {
+  await using env = await setup();
+  const first = await obtainTransportCredentials(env.options());
+  await env.api.shutdown();
+  // Pairing is gone: the cached credentials are enough.
+  assertEquals(await obtainTransportCredentials(env.options()), first);
+  // A refresh of the broker URL is best effort: the cached one is kept.
+  assertEquals(await obtainTransportCredentials(env.options({ refreshBrokerUrl: true })), first);
+  // Without a cached broker URL, Pairing is needed, and its failure is reported as retryable.
+  env.store.value = { ...env.store.value, brokerUrl: undefined };
+  const err = await assertRejects(() => obtainTransportCredentials(env.options()), PairingError);
+  assertEquals([err.kind, err.permanent], ["network", false]);
+  assertStringIncludes(err.message, `GET ${env.api.url}/v1/${REALM}/devices/${DEVICE_ID}`);
+});
+
+Deno.test("renewTransportCredentials() renews when Pairing says the certificate is invalid", async () => {
   await using env = await setup();
   const first = await obtainTransportCredentials(env.options());
   env.ca.revokeAll(CLIENT_ID); // verify now answers REVOKED
-  const second = await obtainTransportCredentials(env.options());
+  // Without a broker refusal, the cached certificate is used as is.
+  assertEquals(await obtainTransportCredentials(env.options()), first);
+  const second = await renewTransportCredentials(env.options());
+  assert(second.renewed);
   assertNotEquals(second.certificatePem, first.certificatePem);
   assertNotEquals(second.privateKeyPem, first.privateKeyPem);
   assertEquals(env.store.value?.certificatePem, second.certificatePem);
   assert((await env.ca.verifyClientCertificate(second.certificatePem)).valid);
+});
+
+Deno.test("renewTransportCredentials() keeps a locally valid certificate when Pairing is down", async () => {
+  await using env = await setup();
+  const first = await obtainTransportCredentials(env.options());
+  await env.api.shutdown();
+  assertEquals(await renewTransportCredentials(env.options()), { ...first, renewed: false });
+  // An expired one cannot be kept: the error says Pairing could not be reached.
+  const notAfter = (await parseCertificatePem(first.certificatePem)).notAfter.getTime();
+  const err = await assertRejects(
+    () => renewTransportCredentials(env.options({ now: () => notAfter + 1 })),
+    PairingError,
+  );
+  assertEquals([err.kind, err.retryable], ["network", true]);
+  assertStringIncludes(err.message, "Connection refused");
 });
 
 Deno.test("renewTransportCredentials() keeps a valid certificate and renews an invalid one", async () => {
@@ -168,8 +210,8 @@ Deno.test("renewTransportCredentials() keeps a valid certificate and renews an i
   const renewed = await renewTransportCredentials(env.options());
   assert(renewed.renewed);
   assertNotEquals(renewed.certificatePem, first.certificatePem);
-  // Checklist 38: the old certificate is dropped before the request and never handed out again.
-  assertEquals(env.store.saves[savesBefore], { credentialsSecret: env.secret });
+  // The old certificate is dropped before the request and never handed out again.
+  assertEquals(env.store.saves[savesBefore], { credentialsSecret: env.secret, brokerUrl: BROKER });
   for (let i = 0; i < 3; i++) {
     const next = await obtainTransportCredentials(env.options());
     assertEquals(next.certificatePem, renewed.certificatePem);
@@ -189,7 +231,7 @@ Deno.test("renewTransportCredentials() keeps a valid certificate and renews an i
 Deno.test("obtainTransportCredentials() renews a certificate inside the renewal margin", async () => {
   await using env = await setup();
   const first = await obtainTransportCredentials(env.options());
-  const notAfter = parseCertificatePem(first.certificatePem).notAfter.getTime();
+  const notAfter = (await parseCertificatePem(first.certificatePem)).notAfter.getTime();
   const later = await obtainTransportCredentials(env.options({ now: () => notAfter - 3_600_000 }));
   assertNotEquals(later.certificatePem, first.certificatePem);
   const margin = await obtainTransportCredentials(
@@ -201,7 +243,7 @@ Deno.test("obtainTransportCredentials() renews a certificate inside the renewal 
 Deno.test("obtainTransportCredentials() renews an expired, foreign or mismatched stored certificate", async () => {
   await using env = await setup();
   const first = await obtainTransportCredentials(env.options());
-  const notAfter = parseCertificatePem(first.certificatePem).notAfter.getTime();
+  const notAfter = (await parseCertificatePem(first.certificatePem)).notAfter.getTime();
   const expired = await obtainTransportCredentials(env.options({ now: () => notAfter + 1 }));
   assertNotEquals(expired.certificatePem, first.certificatePem);
 
@@ -210,7 +252,7 @@ Deno.test("obtainTransportCredentials() renews an expired, foreign or mismatched
   const foreign = await env.ca.signCertificateRequest(csrPem, { realm: REALM, deviceId: OTHER_ID });
   env.store.value = { ...env.store.value, certificatePem: foreign };
   const afterForeign = await obtainTransportCredentials(env.options());
-  assertEquals(parseCertificatePem(afterForeign.certificatePem).commonName, CLIENT_ID);
+  assertEquals((await parseCertificatePem(afterForeign.certificatePem)).commonName, CLIENT_ID);
 
   // A key that does not belong to the certificate.
   const otherKey = await exportPrivateKeyPem((await generateDeviceKeyPair()).privateKey);
@@ -223,21 +265,21 @@ Deno.test("obtainTransportCredentials() renews an expired, foreign or mismatched
 Deno.test("obtainTransportCredentials() keeps a still-valid certificate when renewal is refused", async () => {
   await using env = await setup();
   const first = await obtainTransportCredentials(env.options());
-  const notAfter = parseCertificatePem(first.certificatePem).notAfter.getTime();
+  const notAfter = (await parseCertificatePem(first.certificatePem)).notAfter.getTime();
   env.api.devices.setInhibited(DEVICE_ID, true); // certificate requests answer 500
   const kept = await renewTransportCredentials(env.options({ now: () => notAfter - 3_600_000 }));
   assertEquals(kept, { ...first, renewed: false });
 });
 
-Deno.test("obtainTransportCredentials() drops an invalid certificate even when renewal fails", async () => {
+Deno.test("renewTransportCredentials() drops an invalid certificate even when renewal fails", async () => {
   await using env = await setup();
   const first = await obtainTransportCredentials(env.options());
   env.ca.revokeAll(CLIENT_ID);
   env.api.devices.setInhibited(DEVICE_ID, true);
-  const err = await assertRejects(() => obtainTransportCredentials(env.options()), PairingError);
+  const err = await assertRejects(() => renewTransportCredentials(env.options()), PairingError);
   assertEquals(err.kind, "server-error");
   assert(!err.message.includes(env.secret) && !err.message.includes("PRIVATE KEY"), err.message);
-  assertEquals(env.store.value, { credentialsSecret: env.secret });
+  assertEquals(env.store.value, { credentialsSecret: env.secret, brokerUrl: BROKER });
   assert(env.store.value?.certificatePem !== first.certificatePem);
 });
 
@@ -293,4 +335,92 @@ Deno.test("obtainTransportCredentials() refuses a certificate issued for another
   );
   assertEquals(err.kind, "invalid-response");
   assertEquals(store.value, { credentialsSecret: "c2VjcmV0" });
+});
+
+Deno.test("obtainTransportCredentials() does not reuse a certificate obtained with another secret", async () => {
+  await using env = await setup();
+  const first = await obtainTransportCredentials(env.options());
+  env.store.value = { ...env.store.value, credentialsSecret: "an-earlier-secret" };
+  const second = await obtainTransportCredentials(env.options());
+  assertNotEquals(second.certificatePem, first.certificatePem);
+  assertEquals(env.store.value?.credentialsSecret, env.secret);
+});
+
+Deno.test("renewal points are spread per certificate between one and two margins before expiry", async () => {
+  await using env = await setup();
+  const spreads = new Set<number>();
+  const margin = 3_600_000;
+  for (let i = 0; i < 4; i++) {
+    const keeper = new CredentialsKeeper(env.options({ renewMarginMs: margin }));
+    const kept = await keeper.obtain({ force: true });
+    const notAfter = (await parseCertificatePem(kept.certificatePem)).notAfter.getTime();
+    const spread = await certificateSpread(kept.certificatePem);
+    assert(spread >= 0 && spread < 1);
+    assertEquals(kept.renewAt, notAfter - margin * (1 + spread));
+    // Fixed per certificate: a second look gives the same point.
+    assertEquals((await keeper.obtain({})).renewAt, kept.renewAt);
+    spreads.add(spread);
+  }
+  assertEquals(spreads.size, 4);
+});
+
+Deno.test("CredentialsKeeper.renewIfDue() renews only a certificate that is due", async () => {
+  await using env = await setup();
+  let clock = Date.now();
+  const keeper = new CredentialsKeeper(env.options({ now: () => clock }));
+  const first = await keeper.obtain({});
+  assertEquals(first.renewed, true);
+  // Not due: nothing is asked of Pairing.
+  const serial = env.api.devices.get(DEVICE_ID)?.certificateSerial;
+  assertEquals(await keeper.renewIfDue(), first.renewAt);
+  assertEquals(env.api.devices.get(DEVICE_ID)?.certificateSerial, serial);
+  // Due: a new certificate is issued and stored with the cached broker URL.
+  clock = first.renewAt + 1;
+  const next = await keeper.renewIfDue();
+  const stored = env.store.value!;
+  assertNotEquals(stored.certificatePem, first.certificatePem);
+  assertEquals(stored.brokerUrl, BROKER);
+  // The returned point is the new certificate's (seen at the real time, when it is not due).
+  clock = Date.now();
+  const kept = await keeper.obtain({});
+  assertEquals([kept.certificatePem, kept.renewed], [stored.certificatePem, false]);
+  assertEquals(next, kept.renewAt);
+});
+
+Deno.test("CredentialsKeeper honours a Retry-After on its later calls", async () => {
+  const ca = await LocalCa.create();
+  const { csrPem, privateKeyPem } = await generateKeyAndCsr({ realm: REALM, deviceId: DEVICE_ID });
+  const certificatePem = await ca.signCertificateRequest(csrPem, {
+    realm: REALM,
+    deviceId: DEVICE_ID,
+  });
+  let requests = 0;
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    requests++;
+    return requests === 1
+      ? new Response("slow down", { status: 429, headers: { "retry-after": "120" } })
+      : Response.json({ data: { protocols: { astarte_mqtt_v1: { broker_url: `${BROKER}/` } } } });
+  });
+  const store = new TestStore();
+  // A valid certificate but no cached broker URL: the device info is required.
+  store.value = { credentialsSecret: "c2VjcmV0", certificatePem, privateKeyPem };
+  const waits: number[] = [];
+  const keeper = new CredentialsKeeper({
+    pairingUrl: `http://127.0.0.1:${server.addr.port}`,
+    realm: REALM,
+    deviceId: DEVICE_ID,
+    credentialsSecret: "c2VjcmV0",
+    store,
+    sleep: (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
+  });
+  const err = await assertRejects(() => keeper.obtain({}), PairingError);
+  assertEquals([err.kind, err.retryAfterMs, requests], ["throttled", 120_000, 1]);
+  const kept = await keeper.obtain({});
+  assertEquals(kept.brokerUrl, BROKER);
+  assertEquals(waits.length, 1);
+  assert(waits[0]! > 110_000 && waits[0]! <= 120_000, `${waits}`);
+  assertEquals(store.value?.brokerUrl, BROKER);
 });

@@ -1,19 +1,19 @@
 /**
- * HTTP client of the Astarte Pairing API (spec 3): device registration, broker discovery,
- * certificate issuance and verification, with retries on server and network failures.
+ * HTTP client of the Astarte Pairing API: device registration, broker discovery,
+ * certificate issuance and verification, with timeouts, size caps and retries.
  *
  * @module
  */
 import { assertDeviceId, assertRealmName } from "./device_id.ts";
 import { CERTIFICATE_PEM_LABEL, CSR_PEM_LABEL, isSinglePemBlock } from "./certificate.ts";
 import { PairingError } from "./pairing_error.ts";
-import { isRecord, parseBrokerUrl, parsePairingTimestamp } from "./_parse.ts";
+import { isRecord, type PairingEndpoint, parseBrokerUrl, parsePairingTimestamp } from "./_parse.ts";
 import { abortableSleep, sendWithRetry } from "./_request.ts";
 
 export { PairingError, type PairingErrorKind, type PairingErrorOptions } from "./pairing_error.ts";
 export { parseBrokerUrl, parsePairingTimestamp } from "./_parse.ts";
 
-/** Retry policy for 5xx and network failures. */
+/** Retry policy for retryable failures (408, 425, 429, 5xx, network, timeouts). */
 export interface PairingRetryOptions {
   /**
    * Total attempts per call, the first included.
@@ -34,7 +34,11 @@ export interface PairingRetryOptions {
 
 /** Options of {@link PairingClient}. */
 export interface PairingClientOptions {
-  /** Pairing base URL, e.g. `https://api.example.com/pairing`; `/v1/<realm>/...` is appended. */
+  /**
+   * Pairing base URL, e.g. `https://api.example.com/pairing`; `/v1/<realm>/...` is appended.
+   * Must be `https:`; `http:` is accepted only for a loopback host (`localhost`, `127.x.x.x`,
+   * `::1`) or with {@link PairingClientOptions.allowInsecurePairing}.
+   */
   readonly pairingUrl: string | URL;
   /** Realm name. */
   readonly realm: string;
@@ -43,10 +47,29 @@ export interface PairingClientOptions {
   /** Credentials secret; required by every call except {@link PairingClient.registerDevice}. */
   readonly credentialsSecret?: string;
   /**
-   * Extra trusted CA certificates (PEM) for HTTPS. When absent, Deno's own trust store applies.
+   * Extra trusted CA certificate(s) (PEM) for HTTPS. When absent, Deno's own trust store applies.
    */
-  readonly caCerts?: readonly string[];
-  /** Retry policy for 5xx and network failures. */
+  readonly ca?: string | readonly string[];
+  /**
+   * UNSAFE: allow a plain `http:` Pairing URL to a host that is not loopback. The agent JWT and
+   * the credentials secret then cross the network in cleartext: anyone on the path can take the
+   * secret and impersonate the device. For closed test networks only.
+   * @default {false}
+   */
+  readonly allowInsecurePairing?: boolean;
+  /**
+   * Time allowed for one request attempt, response body included, in ms. A timeout is a
+   * retryable {@link PairingError} of kind `timeout`.
+   * @default {10_000}
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Largest response body read, in bytes; reading stops past it (a retryable
+   * `invalid-response`). Pairing's answers are a few KiB.
+   * @default {65_536}
+   */
+  readonly maxResponseBytes?: number;
+  /** Retry policy for retryable failures (408, 425, 429, 5xx, network, timeouts). */
   readonly retry?: PairingRetryOptions;
   /**
    * Waits `ms` or rejects with `signal.reason` when aborted.
@@ -58,12 +81,19 @@ export interface PairingClientOptions {
    * @default {Math.random}
    */
   readonly random?: () => number;
+  /**
+   * Clock, ms since the epoch (for `Retry-After` dates).
+   * @default {Date.now}
+   */
+  readonly now?: () => number;
 }
 
 /** Per-call options. */
 export interface PairingRequestOptions {
   /** Aborts the call (including back-off waits); the call rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
+  /** Attempts for this call, overriding `retry.maxAttempts` (1: no retry). */
+  readonly maxAttempts?: number;
 }
 
 /** Interface versions declared at registration, keyed by interface name. */
@@ -117,8 +147,79 @@ const DEFAULT_RETRY: Required<PairingRetryOptions> = {
   maxDelayMs: 10_000,
 };
 
+/** Default of {@link PairingClientOptions.timeoutMs}. */
+export const DEFAULT_PAIRING_TIMEOUT_MS = 10_000;
+/** Default of {@link PairingClientOptions.maxResponseBytes}. */
+export const DEFAULT_PAIRING_MAX_RESPONSE_BYTES = 65_536;
+
 /**
- * Client of the Pairing API for one device. Holds an HTTP client when `caCerts` is given:
+ * Whether `hostname` (as `URL.hostname` gives it) is a loopback address: `localhost`, a name
+ * under `.localhost`, `127.0.0.0/8` or `::1`.
+ *
+ * @param hostname a URL host name, IPv6 in brackets
+ * @returns whether traffic to it stays on this machine
+ *
+ * @example
+ * ```ts
+ * import { isLoopbackHost } from "./pairing_client.ts";
+ * console.assert(isLoopbackHost("127.0.0.1") && isLoopbackHost("[::1]") && !isLoopbackHost("10.0.0.1"));
+ * ```
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, "");
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  if (host === "[::1]" || host === "[0:0:0:0:0:0:0:1]") return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Parses and checks a Pairing base URL: `https:`, or `http:` to a loopback host or with
+ * `allowInsecurePairing`; no user name or password (they would end up in error messages).
+ *
+ * @param pairingUrl the configured URL
+ * @param allowInsecurePairing accept `http:` to any host
+ * @returns the parsed URL, without query or fragment
+ * @throws {TypeError} naming the URL and the rule it breaks
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * import { checkPairingUrl } from "./pairing_client.ts";
+ * checkPairingUrl("http://127.0.0.1:4000/pairing", false);
+ * assertThrows(() => checkPairingUrl("http://api.example.com/pairing", false), TypeError, "cleartext");
+ * ```
+ */
+export function checkPairingUrl(pairingUrl: string | URL, allowInsecurePairing: boolean): URL {
+  let base: URL;
+  try {
+    base = new URL(pairingUrl);
+  } catch {
+    throw new TypeError(`Invalid pairing URL ${JSON.stringify(String(pairingUrl))}`);
+  }
+  if (base.protocol !== "https:" && base.protocol !== "http:") {
+    throw new TypeError(`Invalid pairing URL "${base.href}": expected an https URL`);
+  }
+  if (base.username !== "" || base.password !== "") {
+    throw new TypeError(
+      `Invalid pairing URL "${base.protocol}//${base.host}${base.pathname}": it must not carry ` +
+        "a user name or password",
+    );
+  }
+  if (base.protocol === "http:" && !allowInsecurePairing && !isLoopbackHost(base.hostname)) {
+    throw new TypeError(
+      `Insecure pairing URL "${base.href}": plain HTTP would send the agent JWT and the ` +
+        "credentials secret in cleartext. Use https, or set allowInsecurePairing: true on a " +
+        "closed test network (http is accepted without it only for loopback hosts)",
+    );
+  }
+  base.search = "";
+  base.hash = "";
+  return base;
+}
+
+/**
+ * Client of the Pairing API for one device. Every request has a timeout and a response size
+ * cap; retryable failures are retried with back-off. Holds an HTTP client when `ca` is given:
  * close it (or use `using`) when done.
  *
  * @example Register, then fetch a certificate and the broker URL
@@ -143,25 +244,31 @@ export class PairingClient implements Disposable {
   #retry: Required<PairingRetryOptions>;
   #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   #random: () => number;
+  #now: () => number;
+  #timeoutMs: number;
+  #maxResponseBytes: number;
 
   /**
    * Creates a client; no request is made until a method is called.
    *
    * @param options base URL, identity, credentials and retry policy
-   * @throws {TypeError} on an invalid URL, realm or device ID
-   * @throws {RangeError} on an invalid retry policy
+   * @throws {TypeError} on an invalid realm or device ID, an invalid URL, or a plain `http:`
+   * URL to a host that is not loopback without `allowInsecurePairing`
+   * @throws {RangeError} on an invalid retry policy, timeout or size cap
    */
   constructor(options: PairingClientOptions) {
     assertRealmName(options.realm);
     assertDeviceId(options.deviceId);
-    let base: URL;
-    try {
-      base = new URL(options.pairingUrl);
-    } catch {
-      throw new TypeError(`Invalid pairing URL ${JSON.stringify(String(options.pairingUrl))}`);
+    const base = checkPairingUrl(options.pairingUrl, options.allowInsecurePairing === true);
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_PAIRING_TIMEOUT_MS;
+    if (!(this.#timeoutMs > 0) || !Number.isFinite(this.#timeoutMs)) {
+      throw new RangeError(`Invalid timeoutMs ${this.#timeoutMs}: expected a positive number`);
     }
-    if (base.protocol !== "https:" && base.protocol !== "http:") {
-      throw new TypeError(`Invalid pairing URL "${base.href}": expected an http(s) URL`);
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_PAIRING_MAX_RESPONSE_BYTES;
+    if (!Number.isSafeInteger(this.#maxResponseBytes) || this.#maxResponseBytes < 1) {
+      throw new RangeError(
+        `Invalid maxResponseBytes ${this.#maxResponseBytes}: expected an integer >= 1`,
+      );
     }
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     const { maxAttempts, initialDelayMs, maxDelayMs } = this.#retry;
@@ -171,21 +278,23 @@ export class PairingClient implements Disposable {
     if (!(initialDelayMs >= 0) || !(maxDelayMs >= initialDelayMs)) {
       throw new RangeError("Invalid retry delays: expected 0 <= initialDelayMs <= maxDelayMs");
     }
-    base.search = "";
-    base.hash = "";
     this.#base = base;
     this.#realm = options.realm;
     this.#deviceId = options.deviceId;
     this.#secret = options.credentialsSecret;
     this.#sleep = options.sleep ?? abortableSleep;
     this.#random = options.random ?? Math.random;
-    if (options.caCerts !== undefined) {
-      this.#httpClient = Deno.createHttpClient({ caCerts: [...options.caCerts] });
+    this.#now = options.now ?? Date.now;
+    const { ca } = options;
+    if (ca !== undefined) {
+      this.#httpClient = Deno.createHttpClient({
+        caCerts: typeof ca === "string" ? [ca] : [...ca],
+      });
     }
   }
 
   /**
-   * Registers the device (agent endpoint, spec 3.3.1) and returns its new credentials secret.
+   * Registers the device (agent endpoint) and returns its new credentials secret.
    * Persist the secret immediately: registration is refused once a certificate was issued.
    *
    * @param jwt agent JWT whose `a_pa` allows `POST agent/devices`
@@ -203,21 +312,27 @@ export class PairingClient implements Disposable {
     }
     const response = await this.#call(
       `register device "${this.#deviceId}" in realm "${this.#realm}"`,
+      "register",
       "POST",
       ["agent", "devices"],
       jwt,
       { data },
-      options.signal,
+      options,
     );
     const secret = response.credentials_secret;
     if (typeof secret !== "string" || secret.length === 0) {
-      throw this.#invalidResponse("register device", "missing data.credentials_secret");
+      throw this.#invalidResponse(
+        "register device",
+        "POST",
+        ["agent", "devices"],
+        "missing data.credentials_secret",
+      );
     }
     return secret;
   }
 
   /**
-   * Reads the device status and the broker URL (spec 3.3.2).
+   * Reads the device status and the broker URL.
    *
    * @param options abort signal
    * @returns version, status and broker address
@@ -227,17 +342,20 @@ export class PairingClient implements Disposable {
   async deviceInfo(options: PairingRequestOptions = {}): Promise<DeviceInfo> {
     const data = await this.#call(
       `get info of device "${this.#deviceId}"`,
+      "info",
       "GET",
       ["devices", this.#deviceId],
       this.#requireSecret(),
       undefined,
-      options.signal,
+      options,
     );
     const protocols = isRecord(data.protocols) ? data.protocols : {};
     const mqtt = isRecord(protocols.astarte_mqtt_v1) ? protocols.astarte_mqtt_v1 : {};
     if (typeof mqtt.broker_url !== "string") {
       throw this.#invalidResponse(
         "get device info",
+        "GET",
+        ["devices", this.#deviceId],
         "missing data.protocols.astarte_mqtt_v1.broker_url",
       );
     }
@@ -245,10 +363,11 @@ export class PairingClient implements Disposable {
     try {
       broker = parseBrokerUrl(mqtt.broker_url);
     } catch (err) {
+      const url = this.#url(["devices", this.#deviceId]).href;
       throw new PairingError(
         "invalid-response",
-        `Cannot get device info: ${(err as Error).message}`,
-        { cause: err },
+        `Cannot get device info: GET ${url}: ${(err as Error).message}`,
+        { cause: err, url },
       );
     }
     return {
@@ -260,7 +379,7 @@ export class PairingClient implements Disposable {
   }
 
   /**
-   * Sends a CSR and returns the signed client certificate (spec 3.3.3). Pairing revokes the
+   * Sends a CSR and returns the signed client certificate. Pairing revokes the
    * previous certificate of the device first.
    *
    * @param csrPem a single PEM `CERTIFICATE REQUEST` block
@@ -274,16 +393,19 @@ export class PairingClient implements Disposable {
     }
     const data = await this.#call(
       `request a certificate for device "${this.#deviceId}"`,
+      "certificate",
       "POST",
       ["devices", this.#deviceId, "protocols", "astarte_mqtt_v1", "credentials"],
       this.#requireSecret(),
       { data: { csr: csrPem } },
-      options.signal,
+      options,
     );
     const cert = data.client_crt;
     if (typeof cert !== "string" || !isSinglePemBlock(cert, CERTIFICATE_PEM_LABEL)) {
       throw this.#invalidResponse(
         "request certificate",
+        "POST",
+        ["devices", this.#deviceId, "protocols", "astarte_mqtt_v1", "credentials"],
         "data.client_crt is not a single PEM certificate",
       );
     }
@@ -291,7 +413,7 @@ export class PairingClient implements Disposable {
   }
 
   /**
-   * Asks Pairing whether a certificate is valid (spec 3.3.4). Pairing checks only the chain and
+   * Asks Pairing whether a certificate is valid. Pairing checks only the chain and
    * the validity window, not the CN nor revocation: combine with local checks.
    *
    * @param certificatePem the PEM certificate
@@ -304,14 +426,20 @@ export class PairingClient implements Disposable {
   ): Promise<CertificateVerification> {
     const data = await this.#call(
       `verify the certificate of device "${this.#deviceId}"`,
+      "verify",
       "POST",
       ["devices", this.#deviceId, "protocols", "astarte_mqtt_v1", "credentials", "verify"],
       this.#requireSecret(),
       { data: { client_crt: certificatePem } },
-      options.signal,
+      options,
     );
     if (typeof data.valid !== "boolean") {
-      throw this.#invalidResponse("verify certificate", "data.valid is not a boolean");
+      throw this.#invalidResponse(
+        "verify certificate",
+        "POST",
+        ["devices", this.#deviceId, "protocols", "astarte_mqtt_v1", "credentials", "verify"],
+        "data.valid is not a boolean",
+      );
     }
     const timestamp = parsePairingTimestamp(data.timestamp);
     const until = parsePairingTimestamp(data.until);
@@ -322,7 +450,7 @@ export class PairingClient implements Disposable {
     return { valid: false, cause, ...(timestamp && { timestamp }) };
   }
 
-  /** Releases the HTTP client created for `caCerts`. Idempotent. */
+  /** Releases the HTTP client created for `ca`. Idempotent. */
   close(): void {
     this.#httpClient?.close();
     this.#httpClient = undefined;
@@ -350,25 +478,52 @@ export class PairingClient implements Disposable {
     return url;
   }
 
-  #invalidResponse(what: string, problem: string, status?: number): PairingError {
-    return new PairingError("invalid-response", `Cannot ${what}: ${problem}`, { status });
+  #invalidResponse(
+    what: string,
+    method: string,
+    segments: readonly string[],
+    problem: string,
+  ): PairingError {
+    const url = this.#url(segments).href;
+    return new PairingError("invalid-response", `Cannot ${what}: ${method} ${url}: ${problem}`, {
+      url,
+    });
   }
 
   /** One API call with retries; resolves with the `data` object of a 2xx response. */
   #call(
     what: string,
+    endpoint: PairingEndpoint,
     method: "GET" | "POST",
     segments: readonly string[],
     token: string,
     body: unknown,
-    signal: AbortSignal | undefined,
+    options: PairingRequestOptions,
   ): Promise<Record<string, unknown>> {
-    return sendWithRetry({ what, method, url: this.#url(segments), token, body, signal }, {
+    const { signal, maxAttempts } = options;
+    if (maxAttempts !== undefined && (!Number.isInteger(maxAttempts) || maxAttempts < 1)) {
+      throw new RangeError(`Invalid maxAttempts ${maxAttempts}: expected an integer >= 1`);
+    }
+    return sendWithRetry({
+      what,
+      endpoint,
+      method,
+      url: this.#url(segments),
+      token,
+      body,
+      signal,
+      maxAttempts,
+      realm: this.#realm,
+      deviceId: this.#deviceId,
+    }, {
       retry: this.#retry,
       sleep: this.#sleep,
       random: this.#random,
       // Read on each attempt, as close() may run while a call is retrying.
       httpClient: () => this.#httpClient,
+      timeoutMs: this.#timeoutMs,
+      maxResponseBytes: this.#maxResponseBytes,
+      now: this.#now,
     });
   }
 }

@@ -570,6 +570,7 @@ export function testStoreContract(
         credentialsSecret: "c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
         privateKeyPem: "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n",
         certificatePem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        brokerUrl: "mqtts://broker.example.com:8883",
       };
       await store.saveCredentials(full);
       assertEquals(await store.loadCredentials(), full);
