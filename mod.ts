@@ -21,26 +21,30 @@
  *
  * @module
  */
-export {
-  type ConnectedInfo,
-  type ConnectionState,
-  type ConnectOptions,
-  type DefaultTransportOptions,
-  Device,
-  type DeviceOptions,
-  type DisconnectOptions,
-  type DisconnectReason,
-  type DisconnectResult,
-  type IncomingData,
-  type SendOptions,
-  type SendResult,
-  type SendStatus,
-} from "./src/device.ts";
-export type { SessionOptions } from "./src/_session.ts";
-export type { BackoffOptions } from "./src/_backoff.ts";
+import { setDefaultTransport } from "./src/device_options.ts";
+import { lazyMqttTransport } from "./plugins/mqtt/preset.ts";
+
+export { Device } from "./src/device.ts";
+export type { DefaultTransportOptions, DeviceOptions } from "./src/device_options.ts";
+export type {
+  BackoffOptions,
+  ConnectedInfo,
+  ConnectionState,
+  ConnectOptions,
+  DisconnectOptions,
+  DisconnectReason,
+  DisconnectResult,
+  SendOptions,
+  SendResult,
+  SendStatus,
+  SessionOptions,
+} from "./src/types.ts";
+export type { IncomingData } from "./src/session/incoming.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./src/memory_store.ts";
 export {
   AstarteError,
   type AstarteErrorCode,
+  type AstarteErrorOptions,
   InterfaceError,
   type InterfaceErrorDetails,
   type MalformedMessageDetails,
@@ -63,51 +67,51 @@ export {
   type QoS,
   type Reliability,
   type Retention,
-} from "./src/interface.ts";
-export * from "./src/values.ts";
-export type { Codec, CodecChoice, CodecName, EncodedSample, SampleInput } from "./src/codec.ts";
-export { createCodec, TsCodec, WasmCodec, wasmCodecAvailable } from "./src/codec/mod.ts";
-export type {
-  OutgoingPersistence,
-  PublishOptions,
-  Transport,
-  TransportConnectOptions,
-  TransportConnectResult,
-  TransportListener,
-  TransportMessage,
-} from "./src/transport.ts";
+} from "./src/interface/interface.ts";
 export {
-  assertOutgoingRecord,
-  assertSampleLimit,
-  copyOutgoingRecord,
-  copyPropertyRecord,
-  copyRetainedSample,
-  copyStoredCredentials,
-  type NewRetainedSample,
-  type OutgoingRecord,
-  type PropertyRecord,
-  type PropertyState,
-  type RetainedSample,
-  type Store,
-  type StoredCredentials,
-} from "./src/store.ts";
-export { MemoryStore, type MemoryStoreOptions } from "./plugins/memory/memory_store.ts";
+  ASTARTE_TYPES,
+  type AstarteArrayType,
+  type AstarteBinaryBlob,
+  type AstarteDouble,
+  type AstarteInteger,
+  type AstarteLongInteger,
+  type AstarteObject,
+  type AstarteScalarType,
+  type AstarteType,
+  type AstarteValue,
+  type AstarteValueByType,
+  type ReceivedObject,
+  type ReceivedValue,
+  VALUE_LIMITS,
+  type ValueLimits,
+} from "./src/codec/values.ts";
+export type {
+  Codec,
+  CodecChoice,
+  CodecName,
+  EncodedSample,
+  SampleInput,
+} from "./src/codec/types.ts";
+export { createCodec, TsCodec, WasmCodec, wasmCodecAvailable } from "./src/codec/mod.ts";
 export {
   generateDeviceId,
   generateRandomDeviceId,
   isValidDeviceId,
   isValidRealmName,
-} from "./src/pairing/device_id.ts";
+} from "./src/device_id.ts";
+export type { IntrospectionEntry } from "./src/session/protocol.ts";
 export {
-  type CredentialsStore,
   type PairingConnectionOptions,
   registerDevice,
   type RegisterDeviceOptions,
-} from "./src/pairing/credentials.ts";
+} from "./plugins/mqtt/pairing/credentials.ts";
 export {
   type InitialIntrospection,
   PairingError,
   type PairingErrorKind,
   type PairingRetryOptions,
-} from "./src/pairing/pairing_client.ts";
-export type { IntrospectionEntry } from "./src/protocol.ts";
+} from "./plugins/mqtt/pairing/pairing_client.ts";
+
+// Devices created without `transport` connect over MQTT with credentials from Pairing. The
+// preset loads the MQTT client and the X.509 library on first connect, not at import.
+setDefaultTransport(lazyMqttTransport);

@@ -8,8 +8,8 @@
 import { TsCodec } from "../src/codec/ts_codec.ts";
 import { WasmCodec } from "../src/codec/wasm_codec.ts";
 import { interfaceInfo, sharedRuntime } from "../src/codec/_wasm_runtime.ts";
-import type { Codec, SampleInput } from "../src/codec.ts";
-import { parseInterface } from "../src/interface.ts";
+import type { Codec, SampleInput } from "../src/codec/types.ts";
+import { parseInterface } from "../src/interface/interface.ts";
 
 const sensors = parseInterface({
   interface_name: "org.example.bench.Sensors",

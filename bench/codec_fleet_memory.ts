@@ -8,7 +8,7 @@
  */
 import { WasmCodec } from "../src/codec/wasm_codec.ts";
 import { sharedRuntime, wasmModule } from "../src/codec/_wasm_runtime.ts";
-import { parseInterface } from "../src/interface.ts";
+import { parseInterface } from "../src/interface/interface.ts";
 
 const devices = Number(Deno.args[0] ?? 1000);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});

@@ -13,12 +13,12 @@
  * @module
  */
 import { Device } from "../src/device.ts";
-import { parseInterface } from "../src/interface.ts";
-import type { Store } from "../src/store.ts";
+import { parseInterface } from "../src/interface/interface.ts";
+import type { Store } from "../src/contracts/store.ts";
 import { FileStore } from "../plugins/file_store/mod.ts";
-import { MemoryStore } from "../plugins/memory/memory_store.ts";
+import { MemoryStore } from "../src/memory_store.ts";
 import { SqliteStore } from "../plugins/sqlite_store/mod.ts";
-import type { Transport } from "../src/transport.ts";
+import type { Transport } from "../src/contracts/transport.ts";
 
 const ID = "ABEiM0RVZneImaq7zN3u_w";
 const STORED = parseInterface({

@@ -15,9 +15,9 @@
  *
  * @module
  */
-import type { NewRetainedSample, Store } from "../src/store.ts";
+import type { NewRetainedSample, Store } from "../src/contracts/store.ts";
 import { FileStore } from "../plugins/file_store/mod.ts";
-import { MemoryStore } from "../plugins/memory/memory_store.ts";
+import { MemoryStore } from "../src/memory_store.ts";
 import { SqliteStore } from "../plugins/sqlite_store/mod.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "store_bench_" });

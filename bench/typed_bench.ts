@@ -8,7 +8,7 @@
  * @module
  */
 import { Device } from "../src/device.ts";
-import type { Transport } from "../src/transport.ts";
+import type { Transport } from "../src/contracts/transport.ts";
 import { typedDevice } from "../src/typed/mod.ts";
 import { OrgAstartePlatformGenericsensorsValues as Values } from "../examples/generated/interfaces.ts";
 

@@ -11,7 +11,7 @@ import {
   isValidRealmName,
   parseInterface,
 } from "../mod.ts";
-import type { Store } from "../mod.ts";
+import type { Store } from "../src/contracts/store.ts";
 import { FileStore } from "../plugins/file_store/mod.ts";
 import { CommandFailure, type OptionSpecs, type ParsedValues, UsageError } from "./_args.ts";
 import type { CommandContext } from "./_command.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { devServerBanner, startDevServer } from "../testing.ts";
+import { devServerBanner, startDevServer } from "../dev_server/mod.ts";
 import type { Interface } from "../mod.ts";
 import { CommandFailure } from "./_args.ts";
 import type { Command } from "./_command.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { parseInterface } from "../mod.ts";
-import { startDevServer } from "../testing.ts";
+import { startDevServer } from "../dev_server/mod.ts";
 import type { LatencyStats } from "./_latency.ts";
 import { sampleStreams, SIMULATION_INTERFACE } from "./_sim_samples.ts";
 import { Simulation } from "./_simulation.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import { Device, generateDeviceId, type IncomingData, registerDevice } from "../mod.ts";
-import { startDevServer } from "../testing.ts";
+import { startDevServer } from "../dev_server/mod.ts";
 
 const INTERFACES = new URL("../interfaces/", import.meta.url);
 const VALUES = "org.astarte-platform.genericsensors.Values";

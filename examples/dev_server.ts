@@ -17,7 +17,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { devServerBanner, type ServerLogger, startDevServer } from "../testing.ts";
+import { devServerBanner, startDevServer } from "../dev_server/mod.ts";
+import type { ServerLogger } from "../testing/mod.ts";
 
 const USAGE = `Usage: deno task dev-server [options]
 

@@ -8,7 +8,7 @@
  */
 import { assertEquals } from "@std/assert";
 import { Device, type IncomingData } from "../mod.ts";
-import { FakeAstarte } from "../testing.ts";
+import { FakeAstarte } from "../testing/mod.ts";
 
 /** The application code under test: reports a reading and follows a server setting. */
 class Thermostat {

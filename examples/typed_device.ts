@@ -13,7 +13,7 @@
  * @module
  */
 import { Device } from "../mod.ts";
-import { FakeAstarte } from "../testing.ts";
+import { FakeAstarte } from "../testing/mod.ts";
 import { typedDevice } from "../src/typed/mod.ts";
 import {
   allInterfaces,

@@ -5,205 +5,46 @@
  *
  * @module
  */
-import { EMPTY_PAYLOAD } from "./bson.ts";
-import type { Codec, CodecChoice, EncodedSample } from "./codec.ts";
+import { EMPTY_PAYLOAD } from "./codec/bson.ts";
+import type { Codec, EncodedSample } from "./codec/types.ts";
 import { createCodec } from "./codec/mod.ts";
 import { resolveMapping } from "./codec/_checks.ts";
 import { AstarteError, ValidationError } from "./errors.ts";
-import { type Interface, parseInterface } from "./interface.ts";
-import type { Store } from "./store.ts";
-import type { Transport } from "./transport.ts";
-import type { AstarteObject, AstarteValue, ReceivedValue } from "./values.ts";
-import { Channel, checkCapacity, DEFAULT_INCOMING_CAPACITY, ListenerSet } from "./_events.ts";
-import { type CachedProperty, decodePropertyPayload, PropertyCache } from "./_property_cache.ts";
-import { lazyMqttTransport } from "./_default_transport.ts";
-import { RetentionQueues } from "./_retention.ts";
-import { type IncomingData, IncomingDispatcher } from "./_incoming.ts";
-import { DEFAULT_DISCONNECT_TIMEOUT_MS, Session, type SessionOptions } from "./_session.ts";
-import { MemoryStore } from "../plugins/memory/memory_store.ts";
-import { baseTopic, dataTopic } from "./protocol.ts";
-import { assertDeviceId, assertRealmName } from "./pairing/device_id.ts";
+import { type Interface, parseInterface } from "./interface/interface.ts";
+import type { Store } from "./contracts/store.ts";
+import type { AstarteObject, AstarteValue, ReceivedValue } from "./codec/values.ts";
+import {
+  Channel,
+  checkCapacity,
+  DEFAULT_INCOMING_CAPACITY,
+  ListenerSet,
+} from "./session/events.ts";
+import {
+  type CachedProperty,
+  decodePropertyPayload,
+  PropertyCache,
+} from "./session/property_cache.ts";
+import { defaultTransport, type DeviceOptions } from "./device_options.ts";
+import type {
+  ConnectedInfo,
+  ConnectionState,
+  ConnectOptions,
+  DisconnectOptions,
+  DisconnectReason,
+  DisconnectResult,
+  SendOptions,
+  SendResult,
+  SendStatus,
+  SessionOptions,
+} from "./types.ts";
+import { RetentionQueues } from "./session/retention.ts";
+import { type IncomingData, IncomingDispatcher } from "./session/incoming.ts";
+import { DEFAULT_DISCONNECT_TIMEOUT_MS, Session } from "./session/session.ts";
+import { MemoryStore } from "./memory_store.ts";
+import { baseTopic, dataTopic } from "./session/protocol.ts";
+import { assertDeviceId, assertRealmName } from "./device_id.ts";
 
-export type { IncomingData } from "./_incoming.ts";
-
-/** Connection state of a {@link Device}. */
-export type ConnectionState =
-  /** Not connected and not trying to. */
-  | "disconnected"
-  /** Opening a connection (first attempt or after a back-off). */
-  | "connecting"
-  /** Connected; running the Astarte handshake (no data is sent yet). */
-  | "handshaking"
-  /** Handshake done: data flows. */
-  | "connected"
-  /** Connection lost; waiting before the next attempt. */
-  | "backoff";
-
-/** What happened to a sample or property change. */
-export type SendStatus =
-  /** Acknowledged by the broker at the mapping's QoS (written to the socket for QoS 0). */
-  | "delivered"
-  /** Persisted in a persistent store; delivered after (re)connection or restart. */
-  | "stored"
-  /** Kept in memory; delivered after reconnection unless the process stops first. */
-  | "queued"
-  /** Dropped: offline with `discard` retention. */
-  | "discarded"
-  /** Property already had this value: nothing was sent. */
-  | "unchanged";
-
-/** Outcome of {@link Device.send}, {@link Device.sendAggregate} and {@link Device.unsetProperty}. */
-export interface SendResult {
-  /** What happened. */
-  readonly status: SendStatus;
-}
-
-/** Options of a data send. */
-export interface SendOptions {
-  /** Explicit timestamp; required exactly when the mapping has `explicit_timestamp`. */
-  readonly timestamp?: Date;
-}
-
-/** Why the device went offline. */
-export interface DisconnectReason {
-  /** `requested` after {@link Device.disconnect}; otherwise the error that ended the session. */
-  readonly error?: AstarteError;
-  /** Whether the application asked for it. */
-  readonly requested: boolean;
-}
-
-/**
- * Options of {@link Device.connect}.
- *
- * @example Give up after 10 s or when the user cancels
- * ```ts ignore
- * const controller = new AbortController();
- * await device.connect({ timeout: 10_000, signal: controller.signal });
- * ```
- */
-export interface ConnectOptions {
-  /** Gives up when aborted: `connect()` rejects with `signal.reason`. */
-  readonly signal?: AbortSignal;
-  /**
-   * Gives up after this many ms without a completed handshake: `connect()` rejects with an
-   * `AstarteError` of code `timeout` naming the last failure. `Infinity` waits as long as it
-   * takes. @default 30000 (or `session.connectTimeoutMs`)
-   */
-  readonly timeout?: number;
-}
-
-/**
- * Options of {@link Device.disconnect}.
- *
- * @example Give pending data at most 2 s
- * ```ts ignore
- * await device.disconnect({ timeout: 2_000 });
- * ```
- */
-export interface DisconnectOptions {
-  /**
-   * How long data sent before `disconnect()` may take to be delivered; what is not delivered
-   * by then is kept by its retention. @default 5000 (or `session.disconnectTimeoutMs`)
-   */
-  readonly timeout?: number;
-  /** Stops waiting for delivery when aborted (same effect as the timeout passing). */
-  readonly signal?: AbortSignal;
-}
-
-/**
- * What {@link Device.disconnect} did with the data waiting for delivery: samples and property
- * changes sent before it, and those retained from earlier offline periods.
- *
- * @example
- * ```ts ignore
- * const { delivered, stored, queued, discarded } = await device.disconnect();
- * if (queued > 0) console.warn(`${queued} samples wait in memory for the next connect()`);
- * ```
- */
-export interface DisconnectResult {
-  /** Messages delivered while `disconnect()` ran. */
-  readonly delivered: number;
-  /**
-   * Samples and property changes left in the persistent store: delivered after the next
-   * `connect()`, also by a later process using the same store.
-   */
-  readonly stored: number;
-  /** Samples and property changes left in memory: delivered after the next `connect()`. */
-  readonly queued: number;
-  /** Samples with `discard` retention dropped while `disconnect()` ran (not delivered in time). */
-  readonly discarded: number;
-}
-
-/** Information passed to `onConnected` listeners. */
-export interface ConnectedInfo {
-  /** Whether the broker kept the previous session. */
-  readonly sessionPresent: boolean;
-  /** Whether a full handshake (introspection, emptyCache, purge) was performed. */
-  readonly fullSync: boolean;
-}
-
-/** Options of the default MQTT transport (used when no `transport` is given). */
-export interface DefaultTransportOptions {
-  /** Custom CA certificates (PEM) for the Pairing API and the broker. */
-  readonly ca?: string | readonly string[];
-  /** UNSAFE, development only: accept any broker certificate. @default false */
-  readonly insecureSkipVerify?: boolean;
-  /**
-   * UNSAFE: accept a plain `http:` `pairingUrl` to a host that is not loopback. The credentials
-   * secret then crosses the network in cleartext on every certificate request, and anyone on
-   * the path can impersonate the device. Without it such a URL makes the constructor throw
-   * (`http:` to `localhost`, `127.x.x.x` or `::1` is always accepted). @default false
-   */
-  readonly allowInsecurePairing?: boolean;
-  /** Time allowed for one Pairing request, response included, in ms. @default 10000 */
-  readonly pairingTimeoutMs?: number;
-  /** Largest Pairing response body read, in bytes. @default 65536 */
-  readonly pairingMaxResponseBytes?: number;
-  /** MQTT keep-alive in seconds. */
-  readonly keepAliveSeconds?: number;
-}
-
-/** Options of {@link Device}. */
-export interface DeviceOptions {
-  /** 22-character device id. */
-  readonly deviceId: string;
-  /** Realm name. */
-  readonly realm: string;
-  /** Credentials secret from registration (needed by the default MQTT transport). */
-  readonly credentialsSecret?: string;
-  /** Pairing API base URL, e.g. `https://api.example.com/pairing`. */
-  readonly pairingUrl?: string;
-  /** Transport plugin. @default an `MqttTransport` built from the pairing options */
-  readonly transport?: Transport;
-  /** Storage plugin. @default a new `MemoryStore` */
-  readonly store?: Store;
-  /** Codec: `"auto"` picks WASM when available. @default "auto" */
-  readonly codec?: CodecChoice | Codec;
-  /** Interfaces to add at construction (objects, JSON text or parsed `Interface`s). */
-  readonly interfaces?: readonly unknown[];
-  /** Options of the default MQTT transport. */
-  readonly mqtt?: DefaultTransportOptions;
-  /** Reconnection and delivery tuning. */
-  readonly session?: SessionOptions;
-  /**
-   * Capacity of the in-memory `volatile` retention queue; also bounds the `stored` samples kept
-   * by the default in-memory store (oldest dropped first, reported as `sample-dropped`).
-   * @default 10000
-   */
-  readonly volatileCapacity?: number;
-  /**
-   * Most unread messages each {@link Device.incoming} iterator buffers. When a consumer falls
-   * that far behind, the oldest unread message is dropped for each new one (the network is
-   * never held up) and the drops are reported through `onError` as `message-dropped` counts:
-   * at the first drop, then once per `incomingCapacity` drops, and the rest when the consumer
-   * catches up. `Infinity` removes the bound. @default 1000
-   */
-  readonly incomingCapacity?: number;
-  /** Clock in ms since the epoch. @default Date.now */
-  readonly now?: () => number;
-  /** Random source in [0, 1) for back-off jitter. @default Math.random */
-  readonly random?: () => number;
-}
+export type { IncomingData } from "./session/incoming.ts";
 
 /**
  * An Astarte device.
@@ -309,7 +150,7 @@ export class Device implements AsyncDisposable {
       base: this.#base,
       realm: options.realm,
       deviceId: options.deviceId,
-      transport: options.transport ?? lazyMqttTransport(options, this.#store),
+      transport: options.transport ?? defaultTransport(options, this.#store),
       store: this.#store,
       interfaces: this.#interfaces,
       properties: this.#properties,

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { OutgoingPersistence } from "../src/transport.ts";
-import type { OutgoingRecord } from "../src/store.ts";
+import type { OutgoingPersistence } from "../src/contracts/transport.ts";
+import type { OutgoingRecord } from "../src/contracts/store.ts";
 import { decodeOutgoingPacket } from "../plugins/mqtt/_outgoing_store.ts";
 
 /** One operation a view applied. */

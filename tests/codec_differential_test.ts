@@ -19,10 +19,10 @@ import {
   R_VALUE,
   sharedRuntime,
 } from "../src/codec/_wasm_runtime.ts";
-import type { Codec, EncodedSample, SampleInput } from "../src/codec.ts";
+import type { Codec, EncodedSample, SampleInput } from "../src/codec/types.ts";
 import { AstarteError } from "../src/errors.ts";
-import { type Interface, parseInterface } from "../src/interface.ts";
-import { ASTARTE_TYPES, type AstarteType } from "../src/values.ts";
+import { type Interface, parseInterface } from "../src/interface/interface.ts";
+import { ASTARTE_TYPES, type AstarteType } from "../src/codec/values.ts";
 import { SHARED_CORPUS_MISSING, SHARED_INTERFACES } from "./_shared_corpus.ts";
 
 // Total random samples checked for byte equality: RUNS × BATCH in the main property.

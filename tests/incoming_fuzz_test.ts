@@ -20,14 +20,14 @@ import fc from "fast-check";
 import { assert, assertEquals, assertInstanceOf, assertStrictEquals } from "@std/assert";
 import type { IncomingData } from "../src/device.ts";
 import { MalformedMessageError } from "../src/errors.ts";
-import type { Interface } from "../src/interface.ts";
-import { validateObject, validateValue } from "../src/validate.ts";
+import type { Interface } from "../src/interface/interface.ts";
+import { validateObject, validateValue } from "../src/codec/validate.ts";
 import {
   ASTARTE_TYPES,
   type AstarteScalarType,
   type AstarteType,
   ITEM_TYPE,
-} from "../src/values.ts";
+} from "../src/codec/values.ts";
 import {
   bson,
   documentBytes,

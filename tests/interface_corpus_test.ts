@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { assert, assertEquals } from "@std/assert";
-import { type Interface, parseInterface } from "../src/interface.ts";
+import { type Interface, parseInterface } from "../src/interface/interface.ts";
 import {
   SHARED_CORPUS_MISSING,
   SHARED_INTERFACES as CORPUS,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Interface, parseInterface, type QoS } from "../../src/interface.ts";
+import { type Interface, parseInterface, type QoS } from "../../src/interface/interface.ts";
 
 /** Device-owned individual doubles, one mapping per reliability, plus `stored` retention. */
 export const VALUES: Interface = parseInterface({

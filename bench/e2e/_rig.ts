@@ -9,8 +9,8 @@
  */
 import { createTestCa, type TestCa, type TestKeyPair } from "../../tests/_certs.ts";
 import { MOSQUITTO_PATH } from "../../tests/_mosquitto.ts";
-import { type DevBroker, startBroker } from "../../plugins/dev_server/broker.ts";
-import type { QoS } from "../../src/interface.ts";
+import { type DevBroker, startBroker } from "../../dev_server/broker.ts";
+import type { QoS } from "../../src/interface/interface.ts";
 import { epochMs } from "./_interfaces.ts";
 import type { PeerConfig } from "./peer.ts";
 

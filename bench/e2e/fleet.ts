@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { Device } from "../../src/device.ts";
-import { generateRandomDeviceId } from "../../src/pairing/device_id.ts";
+import { generateRandomDeviceId } from "../../src/device_id.ts";
 import { MqttTransport } from "../../plugins/mqtt/mod.ts";
 import type { TestKeyPair } from "../../tests/_certs.ts";
 import { ALL, VALUES } from "./_interfaces.ts";

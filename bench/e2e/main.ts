@@ -21,8 +21,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { generateRandomDeviceId } from "../../src/pairing/device_id.ts";
-import type { QoS } from "../../src/interface.ts";
+import { generateRandomDeviceId } from "../../src/device_id.ts";
+import type { QoS } from "../../src/interface/interface.ts";
 import { COMMANDS, OBJECT, VALUES } from "./_interfaces.ts";
 import { jsonLines, type Rig, startRig } from "./_rig.ts";
 import type { PublisherConfig } from "./publisher.ts";

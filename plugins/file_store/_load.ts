@@ -4,7 +4,7 @@
  * @module
  */
 import { AstarteError } from "../../src/errors.ts";
-import type { StoredCredentials } from "../../src/store.ts";
+import type { StoredCredentials } from "../../src/contracts/store.ts";
 import {
   createExclusive,
   readIfExists,

@@ -15,13 +15,13 @@
  *
  * @module
  */
-import type { Ownership, QoS } from "../../src/interface.ts";
+import type { Ownership, QoS } from "../../src/interface/interface.ts";
 import type {
   OutgoingRecord,
   PropertyRecord,
   PropertyState,
   RetainedSample,
-} from "../../src/store.ts";
+} from "../../src/contracts/store.ts";
 
 /** Version written in the header byte 7; bump it on any incompatible change. */
 export const LOG_VERSION = 2;

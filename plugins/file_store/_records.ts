@@ -1,10 +1,10 @@
 /**
  * The `credentials.json` format of the FileStore (private). Record copies and argument checks
- * come from the public store helpers in `src/store.ts`.
+ * come from the public store helpers in `src/contracts/store.ts`.
  *
  * @module
  */
-import type { StoredCredentials } from "../../src/store.ts";
+import type { StoredCredentials } from "../../src/contracts/store.ts";
 
 /** Version tag written into `credentials.json`. */
 export const CREDENTIALS_FORMAT = 1;

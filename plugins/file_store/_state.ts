@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Ownership } from "../../src/interface.ts";
-import type { OutgoingRecord, PropertyRecord, RetainedSample } from "../../src/store.ts";
+import type { Ownership } from "../../src/interface/interface.ts";
+import type { OutgoingRecord, PropertyRecord, RetainedSample } from "../../src/contracts/store.ts";
 import type { LogRecord } from "./_log_format.ts";
 
 interface Sized<T> {

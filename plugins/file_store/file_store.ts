@@ -4,7 +4,7 @@
  * @module
  */
 import { AstarteError } from "../../src/errors.ts";
-import type { Ownership } from "../../src/interface.ts";
+import type { Ownership } from "../../src/interface/interface.ts";
 import {
   assertOutgoingRecord,
   assertSampleLimit,
@@ -18,7 +18,7 @@ import {
   type RetainedSample,
   type Store,
   type StoredCredentials,
-} from "../../src/store.ts";
+} from "../../src/contracts/store.ts";
 import { assertPrivateDir, exists, parentDir, syncDir, writeFileAtomic } from "./_fs.ts";
 import { CREDENTIALS_FILE, loadDirectory, LOCK_FILE, LOG_FILE } from "./_load.ts";
 import type { LogRecord } from "./_log_format.ts";

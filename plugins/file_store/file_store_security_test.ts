@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { DatabaseSync } from "node:sqlite";
 import { AstarteError } from "../../src/errors.ts";
-import { Device } from "../../src/device.ts";
+import { Device } from "../../mod.ts";
 import { SqliteStore } from "../sqlite_store/mod.ts";
 import { FileStore } from "./mod.ts";
 

@@ -7,7 +7,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
-import type { NewRetainedSample, PropertyRecord } from "../../src/store.ts";
+import type { NewRetainedSample, PropertyRecord } from "../../src/contracts/store.ts";
 import { testStoreContract, testStoreKillSafety } from "../../tests/contracts/store_contract.ts";
 import { FileStore, type FileStoreOptions } from "./mod.ts";
 

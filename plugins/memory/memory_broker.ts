@@ -7,8 +7,8 @@
  * @module
  */
 import { AstarteError } from "../../src/errors.ts";
-import type { QoS } from "../../src/interface.ts";
-import type { TransportListener, TransportMessage } from "../../src/transport.ts";
+import type { QoS } from "../../src/interface/interface.ts";
+import type { TransportListener, TransportMessage } from "../../src/contracts/transport.ts";
 
 /** Server-side hooks of a {@link MemoryBroker}. */
 export interface MemoryBrokerHooks {

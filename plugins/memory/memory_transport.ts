@@ -5,13 +5,13 @@
  * @module
  */
 import { AstarteError } from "../../src/errors.ts";
-import type { QoS } from "../../src/interface.ts";
+import type { QoS } from "../../src/interface/interface.ts";
 import type {
   Transport,
   TransportConnectOptions,
   TransportConnectResult,
   TransportListener,
-} from "../../src/transport.ts";
+} from "../../src/contracts/transport.ts";
 import type { BrokerConnection, MemoryBroker } from "./memory_broker.ts";
 
 /**

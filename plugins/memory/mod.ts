@@ -4,14 +4,13 @@
  *
  * @example
  * ```ts
- * import { MemoryStore } from "@astarte-deno/device-sdk/memory";
+ * import { MemoryStore } from "@astarte-deno/device-sdk";
  * const store = new MemoryStore();
  * console.assert(store.persistent === false);
  * ```
  *
  * @module
  */
-export { MemoryStore, type MemoryStoreOptions } from "./memory_store.ts";
 export { MemoryTransport } from "./memory_transport.ts";
 export {
   BrokerConnection,

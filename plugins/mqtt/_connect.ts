@@ -16,12 +16,12 @@ import {
   UniqueMessageIdProvider,
 } from "mqtt";
 import { AstarteError } from "../../src/errors.ts";
-import type { QoS } from "../../src/interface.ts";
+import type { QoS } from "../../src/interface/interface.ts";
 import type {
   TransportConnectOptions,
   TransportConnectResult,
   TransportMessage,
-} from "../../src/transport.ts";
+} from "../../src/contracts/transport.ts";
 import type { MqttCredentials } from "./mqtt_credentials.ts";
 import { MqttConnectError } from "./mqtt_connect_error.ts";
 import type { MqttTransportOptions } from "./mqtt_transport_options.ts";

@@ -9,8 +9,8 @@
  */
 import type { Buffer } from "node:buffer";
 import { AstarteError } from "../../src/errors.ts";
-import type { QoS } from "../../src/interface.ts";
-import { DropTally } from "../../src/_events.ts";
+import type { QoS } from "../../src/interface/interface.ts";
+import { DropTally } from "../../src/session/events.ts";
 
 /** A publish accepted by `publish()` and not settled yet. */
 export interface PendingPublish {

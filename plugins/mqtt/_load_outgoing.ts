@@ -5,7 +5,7 @@
  * @module
  */
 import { AstarteError } from "../../src/errors.ts";
-import type { OutgoingPersistence } from "../../src/transport.ts";
+import type { OutgoingPersistence } from "../../src/contracts/transport.ts";
 import type { MqttTransportLogger } from "./mqtt_transport_options.ts";
 import { errorText } from "./_errors.ts";
 import { type CarriedPacket, decodeOutgoingPacket } from "./_outgoing_store.ts";

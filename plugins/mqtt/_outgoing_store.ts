@@ -8,7 +8,7 @@
 import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
 import type { IPublishPacket, Packet } from "mqtt";
-import type { OutgoingPersistence } from "../../src/transport.ts";
+import type { OutgoingPersistence } from "../../src/contracts/transport.ts";
 import { encodeOutgoingPacket, type ResendPacket } from "./_packet_format.ts";
 
 // Re-exported for the tests that read persisted records.

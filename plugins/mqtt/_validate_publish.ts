@@ -5,7 +5,7 @@
  * @module
  */
 import { AstarteError } from "../../src/errors.ts";
-import type { QoS } from "../../src/interface.ts";
+import type { QoS } from "../../src/interface/interface.ts";
 import { MAX_MQTT_MESSAGE_BYTES, mqttPublishSize } from "./mqtt_publish_size.ts";
 
 /**

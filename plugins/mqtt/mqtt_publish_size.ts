@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { QoS } from "../../src/interface.ts";
+import type { QoS } from "../../src/interface/interface.ts";
 
 /** Largest MQTT message (fixed header included) the Astarte broker accepts (spec 4.1). */
 export const MAX_MQTT_MESSAGE_BYTES = 65_535;

@@ -11,14 +11,14 @@
 import { Buffer } from "node:buffer";
 import type { MqttClient } from "mqtt";
 import { AstarteError } from "../../src/errors.ts";
-import type { QoS } from "../../src/interface.ts";
+import type { QoS } from "../../src/interface/interface.ts";
 import type {
   PublishOptions,
   Transport,
   TransportConnectOptions,
   TransportConnectResult,
   TransportListener,
-} from "../../src/transport.ts";
+} from "../../src/contracts/transport.ts";
 import type { MqttCredentials } from "./mqtt_credentials.ts";
 import type { MqttTransportOptions } from "./mqtt_transport_options.ts";
 import { openSession, parseBrokerUrl } from "./_connect.ts";

@@ -7,7 +7,7 @@ import * as net from "node:net";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
-import type { TransportMessage } from "../../src/transport.ts";
+import type { TransportMessage } from "../../src/contracts/transport.ts";
 import { MqttTransport, type MqttTransportOptions } from "./mod.ts";
 import { InboundFraming } from "./_session.ts";
 import { InflightWindow, type PendingPublish } from "./_inflight.ts";

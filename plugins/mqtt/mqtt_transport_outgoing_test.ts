@@ -5,9 +5,9 @@
  */
 import { assert, assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
-import type { QoS } from "../../src/interface.ts";
-import type { OutgoingPersistence } from "../../src/transport.ts";
-import { type DevBroker, startBroker } from "../dev_server/broker.ts";
+import type { QoS } from "../../src/interface/interface.ts";
+import type { OutgoingPersistence } from "../../src/contracts/transport.ts";
+import { type DevBroker, startBroker } from "../../dev_server/broker.ts";
 import { createTestCa } from "../../tests/_certs.ts";
 import { OutgoingDisk, type OutgoingView } from "../../tests/_fake_outgoing.ts";
 import { MqttTransport } from "./mod.ts";

@@ -8,9 +8,9 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
-import type { QoS } from "../../src/interface.ts";
-import type { TransportListener, TransportMessage } from "../../src/transport.ts";
-import { type BrokerHooks, type DevBroker, startBroker } from "../dev_server/broker.ts";
+import type { QoS } from "../../src/interface/interface.ts";
+import type { TransportListener, TransportMessage } from "../../src/contracts/transport.ts";
+import { type BrokerHooks, type DevBroker, startBroker } from "../../dev_server/broker.ts";
 import { createTestCa, type TestKeyPair } from "../../tests/_certs.ts";
 import {
   MAX_MQTT_MESSAGE_BYTES,

@@ -5,7 +5,7 @@
  */
 import type { DatabaseSync, SQLOutputValue, StatementSync } from "node:sqlite";
 import { AstarteError } from "../../src/errors.ts";
-import type { Ownership, QoS } from "../../src/interface.ts";
+import type { Ownership, QoS } from "../../src/interface/interface.ts";
 import {
   assertOutgoingRecord,
   assertSampleLimit,
@@ -16,7 +16,7 @@ import {
   type RetainedSample,
   type Store,
   type StoredCredentials,
-} from "../../src/store.ts";
+} from "../../src/contracts/store.ts";
 import { isDamage, moveAside, openDatabase, prepareFile, storeError } from "./_open.ts";
 
 /** Options of {@link SqliteStore.open}. */

@@ -7,7 +7,7 @@ import {
 } from "@std/assert";
 import { DatabaseSync } from "node:sqlite";
 import { AstarteError } from "../../src/errors.ts";
-import type { NewRetainedSample } from "../../src/store.ts";
+import type { NewRetainedSample } from "../../src/contracts/store.ts";
 import { testStoreContract, testStoreKillSafety } from "../../tests/contracts/store_contract.ts";
 import { SqliteStore, type SqliteStoreOptions } from "./mod.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { type AstarteErrorCode, ValidationError } from "../errors.ts";
-import type { Aggregation, Interface, Mapping, PathResolution } from "../interface.ts";
+import type { Aggregation, Interface, Mapping, PathResolution } from "../interface/interface.ts";
 
 /** Throws the `ValidationError` of a refused call. */
 export function refuse(

@@ -1,7 +1,7 @@
 import { assertEquals, assertStrictEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { ValidationError } from "../errors.ts";
-import { type Interface, parseInterface } from "../interface.ts";
-import { PATH_RULES } from "../_endpoint.ts";
+import { type Interface, parseInterface } from "../interface/interface.ts";
+import { PATH_RULES } from "../interface/_endpoint.ts";
 import { listEndpoints } from "./_checks.ts";
 import { TsCodec } from "./ts_codec.ts";
 import { WasmCodec } from "./wasm_codec.ts";

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import type { Interface } from "../interface.ts";
-import { ASTARTE_TYPES, type AstarteType } from "../values.ts";
+import type { Interface } from "../interface/interface.ts";
+import { ASTARTE_TYPES, type AstarteType } from "./values.ts";
 import { wasmBytes } from "./_wasm_bytes.generated.ts";
 
 /** Exports of the WASM module (see codec-wasm/assembly/index.ts). */
@@ -184,7 +184,7 @@ function newNode(): BuildNode {
   return { value: 0, object: false, param: undefined, literals: new Map(), offset: 0 };
 }
 
-/** Walks (creating as needed) the first `depth` levels, as `trieInsert` in src/_endpoint.ts. */
+/** Walks (creating as needed) the first `depth` levels, as `trieInsert` in src/interface/_endpoint.ts. */
 function insert(root: BuildNode, levels: readonly (string | null)[], depth: number): BuildNode {
   let node = root;
   for (let i = 0; i < depth; i++) {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Codec, CodecChoice } from "../codec.ts";
+import type { Codec, CodecChoice } from "./types.ts";
 import { TsCodec } from "./ts_codec.ts";
 import { WasmCodec } from "./wasm_codec.ts";
 import { sharedRuntime } from "./_wasm_runtime.ts";
@@ -56,7 +56,7 @@ export function wasmCodecAvailable(): boolean {
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { createCodec } from "./mod.ts";
- * import { parseInterface } from "../interface.ts";
+ * import { parseInterface } from "../interface/interface.ts";
  *
  * const codec = createCodec("auto");
  * codec.addInterface(parseInterface({

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { Codec, EncodedSample, SampleInput } from "../codec.ts";
+import type { Codec, EncodedSample, SampleInput } from "./types.ts";
 import { assertDeviceInterface, refusePath, resolveMapping } from "./_checks.ts";
-import type { Aggregation, Interface, Mapping } from "../interface.ts";
-import { encodeIndividualPayload, encodeObjectPayload, type ObjectEntry } from "../bson.ts";
-import { validateIndividual, validateObject } from "../validate.ts";
-import type { AstarteObject, AstarteValue } from "../values.ts";
+import type { Aggregation, Interface, Mapping } from "../interface/interface.ts";
+import { encodeIndividualPayload, encodeObjectPayload, type ObjectEntry } from "./bson.ts";
+import { validateIndividual, validateObject } from "./validate.ts";
+import type { AstarteObject, AstarteValue } from "./values.ts";
 
 /**
  * Resolves, validates and encodes device-owned samples in TypeScript (BSON through `npm:bson`).
@@ -23,7 +23,7 @@ import type { AstarteObject, AstarteValue } from "../values.ts";
  * ```ts
  * import { assert } from "@std/assert";
  * import { TsCodec } from "./ts_codec.ts";
- * import { parseInterface } from "../interface.ts";
+ * import { parseInterface } from "../interface/interface.ts";
  * const codec = new TsCodec();
  * codec.addInterface(parseInterface({
  *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,

@@ -5,16 +5,11 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import {
-  decodeEnvelope,
-  decodeObjectValue,
-  decodeValue,
-  encodeIndividualPayload,
-} from "../bson.ts";
+import { decodeEnvelope, decodeObjectValue, decodeValue, encodeIndividualPayload } from "./bson.ts";
 import { ValidationError } from "../errors.ts";
-import { type Interface, parseInterface } from "../interface.ts";
-import type { AstarteObject, AstarteType, AstarteValue } from "../values.ts";
-import { ASTARTE_TYPES } from "../values.ts";
+import { type Interface, parseInterface } from "../interface/interface.ts";
+import type { AstarteObject, AstarteType, AstarteValue } from "./values.ts";
+import { ASTARTE_TYPES } from "./values.ts";
 import { TsCodec } from "./ts_codec.ts";
 import { SHARED_CORPUS_MISSING, SHARED_INTERFACES } from "../../tests/_shared_corpus.ts";
 

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import type { Codec, EncodedSample, SampleInput } from "../codec.ts";
+import type { Codec, EncodedSample, SampleInput } from "./types.ts";
 import { ValidationError } from "../errors.ts";
 import { assertDeviceInterface, refusePath } from "./_checks.ts";
-import type { Aggregation, Interface, Mapping } from "../interface.ts";
-import { RULES, validateIndividual, validateObject } from "../validate.ts";
-import { type AstarteObject, type AstarteValue, VALUE_LIMITS } from "../values.ts";
-import { PATH_RULES } from "../_endpoint.ts";
+import type { Aggregation, Interface, Mapping } from "../interface/interface.ts";
+import { RULES, validateIndividual, validateObject } from "./validate.ts";
+import { type AstarteObject, type AstarteValue, VALUE_LIMITS } from "./values.ts";
+import { PATH_RULES } from "../interface/_endpoint.ts";
 import {
   C_DETAIL,
   C_MAPPING,
@@ -117,7 +117,7 @@ const finalizer = new FinalizationRegistry<{ rt: WasmRuntime; entries: Map<strin
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { WasmCodec } from "./wasm_codec.ts";
- * import { parseInterface } from "../interface.ts";
+ * import { parseInterface } from "../interface/interface.ts";
  *
  * const codec = new WasmCodec();
  * codec.addInterface(parseInterface({

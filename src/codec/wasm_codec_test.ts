@@ -10,8 +10,8 @@ import { TsCodec } from "./ts_codec.ts";
 import { createCodec, wasmCodecAvailable } from "./mod.ts";
 import { sharedRuntime, wasmModule } from "./_wasm_runtime.ts";
 import { ValidationError } from "../errors.ts";
-import { parseInterface } from "../interface.ts";
-import type { Codec } from "../codec.ts";
+import { parseInterface } from "../interface/interface.ts";
+import type { Codec } from "./types.ts";
 
 const values = parseInterface({
   interface_name: "org.example.wasm.Values",

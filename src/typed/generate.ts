@@ -5,8 +5,8 @@
  * @module
  */
 import { InterfaceError } from "../errors.ts";
-import { type Interface, type Mapping, parseInterface } from "../interface.ts";
-import type { AstarteType } from "../values.ts";
+import { type Interface, type Mapping, parseInterface } from "../interface/interface.ts";
+import type { AstarteType } from "../codec/values.ts";
 import { interfaceHash } from "./hash.ts";
 
 /** The CLI command that runs the generator, without its arguments. */

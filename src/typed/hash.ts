@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { type Interface, parseInterface } from "../interface.ts";
+import { type Interface, parseInterface } from "../interface/interface.ts";
 
 const cache = new WeakMap<Interface, string>();
 

@@ -12,8 +12,8 @@ import type {
   Ownership,
   Reliability,
   Retention,
-} from "../interface.ts";
-import type { AstarteType } from "../values.ts";
+} from "../interface/interface.ts";
+import type { AstarteType } from "../codec/values.ts";
 
 /**
  * One mapping of an individual interface, as the generator describes it.

@@ -5,10 +5,11 @@
  *
  * @module
  */
-import type { Device, IncomingData, SendResult } from "../device.ts";
+import type { Device, IncomingData } from "../device.ts";
+import type { SendResult } from "../types.ts";
 import { AstarteError } from "../errors.ts";
-import type { Interface } from "../interface.ts";
-import type { AstarteObject, AstarteValue } from "../values.ts";
+import type { Interface } from "../interface/interface.ts";
+import type { AstarteObject, AstarteValue } from "../codec/values.ts";
 import { interfaceHash } from "./hash.ts";
 import type { InterfaceSchema, TypedInterface } from "./schema.ts";
 import type {

@@ -1,7 +1,8 @@
 /** `register`, `send` and `watch` against a started dev server, over real sockets. */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { generateRandomDeviceId } from "../../mod.ts";
-import { type DevServer, type ReceivedMessage, startDevServer } from "../../testing.ts";
+import { type DevServer, startDevServer } from "../../dev_server/mod.ts";
+import type { ReceivedMessage } from "../../testing/mod.ts";
 import { Capture, isOneLineUsageError, runCli } from "./_run.ts";
 
 const INTERFACES = new URL("../../interfaces/", import.meta.url).pathname;

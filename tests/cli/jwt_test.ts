@@ -1,7 +1,7 @@
 /** `jwt`: agent tokens the dev server's verifier (and Astarte) accept. */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { createPrivateKey } from "node:crypto";
-import { verifyJwt } from "../../plugins/dev_server/_jwt.ts";
+import { verifyJwt } from "../../dev_server/_jwt.ts";
 import { isOneLineUsageError, runCli } from "./_run.ts";
 
 function pem(label: string, der: ArrayBuffer | Uint8Array): string {

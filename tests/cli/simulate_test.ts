@@ -2,7 +2,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { parseInterface } from "../../mod.ts";
 import { simulate, type SimulateProgress, SIMULATION_INTERFACE } from "../../cli.ts";
-import { startDevServer } from "../../testing.ts";
+import { startDevServer } from "../../dev_server/mod.ts";
 import { isOneLineUsageError, runCli } from "./_run.ts";
 
 const INTERFACES = new URL("../../interfaces/", import.meta.url).pathname;

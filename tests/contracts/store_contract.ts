@@ -19,7 +19,7 @@ import type {
   PropertyRecord,
   RetainedSample,
   Store,
-} from "../../src/store.ts";
+} from "../../src/contracts/store.ts";
 
 /** What the factory given to {@link testStoreContract} returns for each test. */
 export interface StoreFixture {

@@ -3,16 +3,13 @@
  *
  * @module
  */
-import {
-  type ConnectedInfo,
-  Device,
-  type DeviceOptions,
-  type IncomingData,
-} from "../../src/device.ts";
+import { Device, type IncomingData } from "../../src/device.ts";
+import type { ConnectedInfo } from "../../src/types.ts";
+import type { DeviceOptions } from "../../src/device_options.ts";
 import type { AstarteError } from "../../src/errors.ts";
-import { type Interface, parseInterface } from "../../src/interface.ts";
-import type { QoS } from "../../src/interface.ts";
-import { FakeAstarte, type ReceivedMessage } from "../../src/testing/fake_astarte.ts";
+import { type Interface, parseInterface } from "../../src/interface/interface.ts";
+import type { QoS } from "../../src/interface/interface.ts";
+import { FakeAstarte, type ReceivedMessage } from "../../testing/fake_astarte.ts";
 
 const DIR = new URL("../../interfaces/", import.meta.url);
 

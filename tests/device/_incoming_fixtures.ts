@@ -8,9 +8,9 @@
  */
 import type { Device, IncomingData } from "../../src/device.ts";
 import type { AstarteError } from "../../src/errors.ts";
-import { type Interface, parseInterface } from "../../src/interface.ts";
-import type { FakeAstarte } from "../../src/testing/fake_astarte.ts";
-import { ASTARTE_TYPES } from "../../src/values.ts";
+import { type Interface, parseInterface } from "../../src/interface/interface.ts";
+import type { FakeAstarte } from "../../testing/fake_astarte.ts";
+import { ASTARTE_TYPES } from "../../src/codec/values.ts";
 import { DEVICE_ID, inject, setup } from "./_fixtures.ts";
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import {
 } from "@std/assert";
 import { Device } from "../../src/device.ts";
 import { ValidationError } from "../../src/errors.ts";
-import type { AstarteValue } from "../../src/values.ts";
+import type { AstarteValue } from "../../src/codec/values.ts";
 import {
   comeBack,
   DEVICE_ID,

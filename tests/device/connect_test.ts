@@ -13,16 +13,16 @@ import {
   assertStrictEquals,
   assertStringIncludes,
 } from "@std/assert";
-import type { ConnectionState } from "../../src/device.ts";
+import type { ConnectionState } from "../../src/types.ts";
 import { AstarteError } from "../../src/errors.ts";
-import type { QoS } from "../../src/interface.ts";
+import type { QoS } from "../../src/interface/interface.ts";
 import type {
   Transport,
   TransportConnectOptions,
   TransportConnectResult,
   TransportListener,
-} from "../../src/transport.ts";
-import { FakeAstarte } from "../../src/testing/fake_astarte.ts";
+} from "../../src/contracts/transport.ts";
+import { FakeAstarte } from "../../testing/fake_astarte.ts";
 import { collect, DEVICE_ID, GPS, nextError, REALM, setup } from "./_fixtures.ts";
 
 /** Wraps a transport, failing the first `failures.length` connection attempts as given. */

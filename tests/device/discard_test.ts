@@ -5,7 +5,7 @@
  */
 import { assertEquals, assertRejects, assertStrictEquals, assertStringIncludes } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
-import { type Interface, parseInterface } from "../../src/interface.ts";
+import { type Interface, parseInterface } from "../../src/interface/interface.ts";
 import {
   ALL,
   collect,

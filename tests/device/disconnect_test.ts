@@ -5,10 +5,10 @@
  */
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { FileStore } from "../../plugins/file_store/mod.ts";
-import type { SendResult } from "../../src/device.ts";
+import type { SendResult } from "../../src/types.ts";
 import type { AstarteError } from "../../src/errors.ts";
-import { type Interface, parseInterface } from "../../src/interface.ts";
-import type { FakeAstarte } from "../../src/testing/fake_astarte.ts";
+import { type Interface, parseInterface } from "../../src/interface/interface.ts";
+import type { FakeAstarte } from "../../testing/fake_astarte.ts";
 import { ALL, collect, DEVICE_ID, GPS, nextEvent, REALM, SENSORS, setup } from "./_fixtures.ts";
 
 const RELIABILITIES = ["unreliable", "guaranteed", "unique"] as const;

@@ -3,7 +3,8 @@
  * records, in order, on FULL_SYNC and LIGHT_SYNC.
  */
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
-import type { ConnectedInfo, IncomingData, SendResult } from "../../src/device.ts";
+import type { IncomingData } from "../../src/device.ts";
+import type { ConnectedInfo, SendResult } from "../../src/types.ts";
 import {
   ALL,
   baseOf,

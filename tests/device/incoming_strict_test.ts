@@ -14,7 +14,7 @@ import {
 } from "@std/assert";
 import type { IncomingData } from "../../src/device.ts";
 import { MalformedMessageError } from "../../src/errors.ts";
-import type { Interface } from "../../src/interface.ts";
+import type { Interface } from "../../src/interface/interface.ts";
 import {
   bson,
   documentBytes,

@@ -7,7 +7,7 @@ import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { Binary, BSON, Int32, Long } from "bson";
 import type { IncomingData } from "../../src/device.ts";
 import type { AstarteError } from "../../src/errors.ts";
-import { parseInterface } from "../../src/interface.ts";
+import { parseInterface } from "../../src/interface/interface.ts";
 import {
   ALL,
   collect,

@@ -5,7 +5,7 @@
 import { assertEquals, assertInstanceOf, assertRejects, assertStrictEquals } from "@std/assert";
 import type { IncomingData } from "../../src/device.ts";
 import { AstarteError, ValidationError } from "../../src/errors.ts";
-import type { AstarteValue } from "../../src/values.ts";
+import type { AstarteValue } from "../../src/codec/values.ts";
 import {
   ALL,
   collect,

@@ -4,11 +4,11 @@
  * persists the value again.
  */
 import { assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
-import { MemoryStore } from "../../plugins/memory/memory_store.ts";
+import { MemoryStore } from "../../src/memory_store.ts";
 import { Device } from "../../src/device.ts";
 import { AstarteError } from "../../src/errors.ts";
-import type { Ownership } from "../../src/interface.ts";
-import type { PropertyRecord } from "../../src/store.ts";
+import type { Ownership } from "../../src/interface/interface.ts";
+import type { PropertyRecord } from "../../src/contracts/store.ts";
 import { DEVICE_ID, nextError, SENSORS, SERVER_CONFIG, setup } from "./_fixtures.ts";
 
 /** A memory store whose next property writes fail, as on a full disk. */

@@ -9,7 +9,8 @@ import {
   assertRejects,
   assertStrictEquals,
 } from "@std/assert";
-import type { ConnectionState, DisconnectReason, IncomingData } from "../../src/device.ts";
+import type { IncomingData } from "../../src/device.ts";
+import type { ConnectionState, DisconnectReason } from "../../src/types.ts";
 import { AstarteError } from "../../src/errors.ts";
 import {
   collect,

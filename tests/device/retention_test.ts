@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertStrictEquals, assertStringIncludes } from "@std/assert";
 import type { AstarteError } from "../../src/errors.ts";
-import { MemoryStore } from "../../plugins/memory/memory_store.ts";
+import { MemoryStore } from "../../src/memory_store.ts";
 import {
   ALL,
   collect,

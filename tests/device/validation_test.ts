@@ -6,7 +6,7 @@
 import { assertEquals, assertRejects, assertStrictEquals, assertStringIncludes } from "@std/assert";
 import type { Device } from "../../src/device.ts";
 import { type AstarteErrorCode, ValidationError } from "../../src/errors.ts";
-import type { FakeAstarte } from "../../src/testing/fake_astarte.ts";
+import type { FakeAstarte } from "../../testing/fake_astarte.ts";
 import {
   ALL,
   DEVICE_ID,

@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { Device } from "../../src/device.ts";
-import type { Store } from "../../src/store.ts";
+import { Device } from "../../mod.ts";
+import type { Store } from "../../src/contracts/store.ts";
 import { FileStore } from "../../plugins/file_store/mod.ts";
 import { SqliteStore } from "../../plugins/sqlite_store/mod.ts";
 

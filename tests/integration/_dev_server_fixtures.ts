@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { Device, type DeviceOptions } from "../../src/device.ts";
-import { registerDevice } from "../../src/pairing/credentials.ts";
-import { generateRandomDeviceId } from "../../src/pairing/device_id.ts";
-import type { DevServer } from "../../plugins/dev_server/dev_server.ts";
-import type { ServerLogger } from "../../src/testing/realm_server.ts";
-import { MemoryStore } from "../../plugins/memory/memory_store.ts";
+import { Device } from "../../mod.ts";
+import type { DeviceOptions } from "../../src/device_options.ts";
+import { registerDevice } from "../../plugins/mqtt/pairing/credentials.ts";
+import { generateRandomDeviceId } from "../../src/device_id.ts";
+import type { DevServer } from "../../dev_server/dev_server.ts";
+import type { ServerLogger } from "../../testing/realm_server.ts";
+import { MemoryStore } from "../../src/memory_store.ts";
 import { ALL } from "../device/_fixtures.ts";
 
 /** Registers a new device on `server` and connects it. */

@@ -7,9 +7,9 @@
  * Set `CRASH_SEED` to replay the kill delays of a failed run (the seed is printed).
  */
 import { assert, assertEquals } from "@std/assert";
-import { registerDevice } from "../../src/pairing/credentials.ts";
-import { generateRandomDeviceId } from "../../src/pairing/device_id.ts";
-import { type DevServer, startDevServer } from "../../src/testing/dev_server.ts";
+import { registerDevice } from "../../plugins/mqtt/pairing/credentials.ts";
+import { generateRandomDeviceId } from "../../src/device_id.ts";
+import { type DevServer, startDevServer } from "../../dev_server/dev_server.ts";
 import { CRASH_INTERFACE } from "./_crash_child.ts";
 
 const CHILD = new URL("./_crash_child.ts", import.meta.url).pathname;

@@ -3,7 +3,7 @@
  * curl, against a real device connected over mutual TLS.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { startDevServer } from "../../plugins/dev_server/dev_server.ts";
+import { startDevServer } from "../../dev_server/dev_server.ts";
 import type { IncomingData } from "../../src/device.ts";
 import { ALL, GPS, MESSAGES, nextEvent, SENSORS, SETTINGS, VALUES } from "../device/_fixtures.ts";
 import { call, connectedDevice, recordingLogger } from "./_dev_server_fixtures.ts";

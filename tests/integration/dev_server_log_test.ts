@@ -3,9 +3,9 @@
  * device-error name, every forced disconnection with its reason, and `deviceErrors()`.
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { startDevServer } from "../../plugins/dev_server/dev_server.ts";
+import { startDevServer } from "../../dev_server/dev_server.ts";
 import { AstarteError } from "../../src/errors.ts";
-import { parseInterface } from "../../src/interface.ts";
+import { parseInterface } from "../../src/interface/interface.ts";
 import { ALL, SENSORS, VALUES } from "../device/_fixtures.ts";
 import { connectedDevice, recordingLogger } from "./_dev_server_fixtures.ts";
 

@@ -3,8 +3,8 @@
  * interfaces installed at runtime and stored values; devices reconnect with their credentials.
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { startDevServer } from "../../plugins/dev_server/dev_server.ts";
-import { MemoryStore } from "../../plugins/memory/memory_store.ts";
+import { startDevServer } from "../../dev_server/dev_server.ts";
+import { MemoryStore } from "../../src/memory_store.ts";
 import type { IncomingData } from "../../src/device.ts";
 import { ALL, MESSAGES, nextEvent, SENSORS, SETTINGS, VALUES } from "../device/_fixtures.ts";
 import { call, connectedDevice } from "./_dev_server_fixtures.ts";

@@ -3,14 +3,15 @@
  * mutual TLS, and the faults a device must survive (checklist 15-17, 35-37).
  */
 import { assert, assertEquals } from "@std/assert";
-import { Device } from "../../src/device.ts";
-import { registerDevice } from "../../src/pairing/credentials.ts";
-import { generateRandomDeviceId } from "../../src/pairing/device_id.ts";
-import { type DevServer, startDevServer } from "../../src/testing/dev_server.ts";
-import type { ReceivedMessage } from "../../src/testing/realm_server.ts";
+import { Device } from "../../mod.ts";
+import { registerDevice } from "../../plugins/mqtt/pairing/credentials.ts";
+import { generateRandomDeviceId } from "../../src/device_id.ts";
+import { type DevServer, startDevServer } from "../../dev_server/dev_server.ts";
+import type { ReceivedMessage } from "../../testing/realm_server.ts";
 import { ALL, GPS, nextEvent, SENSORS, SETTINGS, VALUES } from "../device/_fixtures.ts";
-import { MemoryStore } from "../../plugins/memory/memory_store.ts";
-import type { ConnectedInfo, IncomingData } from "../../src/device.ts";
+import { MemoryStore } from "../../src/memory_store.ts";
+import type { IncomingData } from "../../src/device.ts";
+import type { ConnectedInfo } from "../../src/types.ts";
 
 async function connectedDevice(server: DevServer): Promise<{ device: Device; deviceId: string }> {
   const deviceId = generateRandomDeviceId();

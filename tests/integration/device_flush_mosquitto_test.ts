@@ -9,11 +9,12 @@ import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/as
 import { BSON } from "bson";
 import { FileStore } from "../../plugins/file_store/mod.ts";
 import { MqttTransport } from "../../plugins/mqtt/mod.ts";
-import { Device, type SendResult } from "../../src/device.ts";
+import { Device } from "../../src/device.ts";
+import type { SendResult } from "../../src/types.ts";
 import { AstarteError } from "../../src/errors.ts";
-import { type Interface, parseInterface } from "../../src/interface.ts";
-import type { Store } from "../../src/store.ts";
-import type { TransportMessage } from "../../src/transport.ts";
+import { type Interface, parseInterface } from "../../src/interface/interface.ts";
+import type { Store } from "../../src/contracts/store.ts";
+import type { TransportMessage } from "../../src/contracts/transport.ts";
 import { createTestCa, type TestCa } from "../_certs.ts";
 import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../_mosquitto.ts";
 

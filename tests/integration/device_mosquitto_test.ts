@@ -8,13 +8,14 @@ import { assert, assertEquals } from "@std/assert";
 import { BSON } from "bson";
 import { MqttTransport } from "../../plugins/mqtt/mod.ts";
 import { Device } from "../../src/device.ts";
-import { encodeIndividualPayload } from "../../src/bson.ts";
-import { decodePurgeProperties } from "../../src/protocol.ts";
-import type { TransportMessage } from "../../src/transport.ts";
+import { encodeIndividualPayload } from "../../src/codec/bson.ts";
+import { decodePurgeProperties } from "../../src/session/protocol.ts";
+import type { TransportMessage } from "../../src/contracts/transport.ts";
 import { createTestCa, type TestCa } from "../_certs.ts";
 import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../_mosquitto.ts";
 import { ALL, GPS, MESSAGES, nextEvent, SENSORS, SETTINGS, VALUES } from "../device/_fixtures.ts";
-import type { ConnectedInfo, IncomingData } from "../../src/device.ts";
+import type { IncomingData } from "../../src/device.ts";
+import type { ConnectedInfo } from "../../src/types.ts";
 
 const REALM = "test";
 const DEVICE_ID = "2TBn-jNESuuHamE2Zo1anA";

@@ -4,7 +4,7 @@
  * (standing for the Astarte server) counts the deliveries.
  */
 import { assert, assertEquals } from "@std/assert";
-import type { TransportMessage } from "../../src/transport.ts";
+import type { TransportMessage } from "../../src/contracts/transport.ts";
 import { MqttTransport } from "../../plugins/mqtt/mod.ts";
 import { decodeOutgoingPacket } from "../../plugins/mqtt/_outgoing_store.ts";
 import { createTestCa, type TestCa } from "../_certs.ts";

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
-import type { TransportMessage } from "../../src/transport.ts";
+import type { TransportMessage } from "../../src/contracts/transport.ts";
 import { MqttTransport } from "../../plugins/mqtt/mod.ts";
 import { createTestCa, type TestCa } from "../_certs.ts";
 import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../_mosquitto.ts";

@@ -5,9 +5,9 @@
  * broker asks for a fresh broker URL. Real TLS on 127.0.0.1 against the dev broker.
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { generateKeyAndCsr } from "../../src/pairing/certificate.ts";
-import { LocalCa } from "../../plugins/dev_server/local_ca.ts";
-import { startBroker } from "../../plugins/dev_server/broker.ts";
+import { generateKeyAndCsr } from "../../plugins/mqtt/pairing/certificate.ts";
+import { LocalCa } from "../../dev_server/local_ca.ts";
+import { startBroker } from "../../dev_server/broker.ts";
 import {
   MqttConnectError,
   MqttTransport,

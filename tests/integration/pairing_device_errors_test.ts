@@ -4,10 +4,10 @@
  * secret appears anywhere. Loopback servers started by the test.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { Device } from "../../src/device.ts";
+import { Device } from "../../mod.ts";
 import type { AstarteError } from "../../src/errors.ts";
-import { PairingError } from "../../src/pairing/pairing_error.ts";
-import { MemoryStore } from "../../plugins/memory/memory_store.ts";
+import { PairingError } from "../../plugins/mqtt/pairing/pairing_error.ts";
+import { MemoryStore } from "../../src/memory_store.ts";
 import { VALUES } from "../device/_fixtures.ts";
 
 const REALM = "test";

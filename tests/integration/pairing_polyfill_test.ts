@@ -27,7 +27,7 @@ Deno.test("importing mod.ts (and the other entry points) leaves Reflect untouche
   assertEquals(await run(`import "./mod.ts";\n${PROBE}`), "undefined undefined");
   assertEquals(
     await run(
-      `import "./mod.ts"; import "./testing.ts"; import "./plugins/mqtt/mod.ts";\n${PROBE}`,
+      `import "./mod.ts"; import "./testing/mod.ts"; import "./plugins/mqtt/mod.ts";\n${PROBE}`,
     ),
     "undefined undefined",
   );
@@ -36,7 +36,7 @@ Deno.test("importing mod.ts (and the other entry points) leaves Reflect untouche
 Deno.test("the polyfill arrives with the first X.509 operation, not before", async () => {
   // Control: the probe does see the polyfill once X.509 code runs, so the test above can fail.
   const out = await run(
-    `import { generateKeyAndCsr } from "./src/pairing/certificate.ts";\n${PROBE}\n` +
+    `import { generateKeyAndCsr } from "./plugins/mqtt/pairing/certificate.ts";\n${PROBE}\n` +
       `await generateKeyAndCsr({ realm: "test", deviceId: "ABEiM0RVZneImaq7zN3u_w" });\n${PROBE}`,
   );
   assertEquals(out.split("\n"), ["undefined undefined", "function function"]);

@@ -6,19 +6,19 @@
  * mosquitto.
  */
 import { assert, assertEquals, assertNotEquals } from "@std/assert";
-import { Device } from "../../src/device.ts";
-import type { Store, StoredCredentials } from "../../src/store.ts";
-import { certificateSpread, registerDevice } from "../../src/pairing/credentials.ts";
+import { Device } from "../../mod.ts";
+import type { Store, StoredCredentials } from "../../src/contracts/store.ts";
+import { certificateSpread, registerDevice } from "../../plugins/mqtt/pairing/credentials.ts";
 import {
   defaultRenewMarginMs,
   generateKeyAndCsr,
   parseCertificatePem,
-} from "../../src/pairing/certificate.ts";
-import { generateRandomDeviceId } from "../../src/pairing/device_id.ts";
-import { LocalCa } from "../../plugins/dev_server/local_ca.ts";
-import { type PairingApi, startPairingApi } from "../../plugins/dev_server/pairing_api.ts";
-import { type DevBroker, startBroker } from "../../plugins/dev_server/broker.ts";
-import { MemoryStore } from "../../plugins/memory/memory_store.ts";
+} from "../../plugins/mqtt/pairing/certificate.ts";
+import { generateRandomDeviceId } from "../../src/device_id.ts";
+import { LocalCa } from "../../dev_server/local_ca.ts";
+import { type PairingApi, startPairingApi } from "../../dev_server/pairing_api.ts";
+import { type DevBroker, startBroker } from "../../dev_server/broker.ts";
+import { MemoryStore } from "../../src/memory_store.ts";
 import { FileStore } from "../../plugins/file_store/file_store.ts";
 import { SqliteStore } from "../../plugins/sqlite_store/sqlite_store.ts";
 import { nextEvent, VALUES } from "../device/_fixtures.ts";

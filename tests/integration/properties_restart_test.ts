@@ -4,11 +4,11 @@
  * unsets) is delivered after the restart, and the purge list names exactly the set properties.
  */
 import { assertEquals } from "@std/assert";
-import { Device } from "../../src/device.ts";
-import { registerDevice } from "../../src/pairing/credentials.ts";
-import { generateRandomDeviceId } from "../../src/pairing/device_id.ts";
-import { type DevServer, startDevServer } from "../../src/testing/dev_server.ts";
-import type { ReceivedMessage } from "../../src/testing/realm_server.ts";
+import { Device } from "../../mod.ts";
+import { registerDevice } from "../../plugins/mqtt/pairing/credentials.ts";
+import { generateRandomDeviceId } from "../../src/device_id.ts";
+import { type DevServer, startDevServer } from "../../dev_server/dev_server.ts";
+import type { ReceivedMessage } from "../../testing/realm_server.ts";
 import { FileStore } from "../../plugins/file_store/mod.ts";
 
 const PROPS = {

@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { AstarteError, Device, type IncomingData, ValidationError } from "../../mod.ts";
-import { FakeAstarte } from "../../testing.ts";
+import { FakeAstarte } from "../../testing/mod.ts";
 import { typedDevice, type TypedInterface } from "../../src/typed/mod.ts";
 import {
   allInterfaces,

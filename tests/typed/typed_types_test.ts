@@ -12,7 +12,7 @@
  */
 import { assertEquals } from "@std/assert";
 import { Device } from "../../mod.ts";
-import { FakeAstarte } from "../../testing.ts";
+import { FakeAstarte } from "../../testing/mod.ts";
 import { typedDevice } from "../../src/typed/mod.ts";
 import {
   allInterfaces,

@@ -1,0 +1,107 @@
+/**
+ * Options of `Device`, and the hook through which the root entry supplies the default
+ * transport (MQTT with Pairing) without the core importing the MQTT plugin.
+ *
+ * @module
+ */
+import type { Codec, CodecChoice } from "./codec/types.ts";
+import type { Store } from "./contracts/store.ts";
+import type { Transport } from "./contracts/transport.ts";
+import type { SessionOptions } from "./types.ts";
+
+/** Options of the default MQTT transport (used when no `transport` is given). */
+export interface DefaultTransportOptions {
+  /** Custom CA certificates (PEM) for the Pairing API and the broker. */
+  readonly ca?: string | readonly string[];
+  /** UNSAFE, development only: accept any broker certificate. @default false */
+  readonly insecureSkipVerify?: boolean;
+  /**
+   * UNSAFE: accept a plain `http:` `pairingUrl` to a host that is not loopback. The credentials
+   * secret then crosses the network in cleartext on every certificate request, and anyone on
+   * the path can impersonate the device. Without it such a URL makes the constructor throw
+   * (`http:` to `localhost`, `127.x.x.x` or `::1` is always accepted). @default false
+   */
+  readonly allowInsecurePairing?: boolean;
+  /** Time allowed for one Pairing request, response included, in ms. @default 10000 */
+  readonly pairingTimeoutMs?: number;
+  /** Largest Pairing response body read, in bytes. @default 65536 */
+  readonly pairingMaxResponseBytes?: number;
+  /** MQTT keep-alive in seconds. */
+  readonly keepAliveSeconds?: number;
+}
+
+/** Options of {@link Device}. */
+export interface DeviceOptions {
+  /** 22-character device id. */
+  readonly deviceId: string;
+  /** Realm name. */
+  readonly realm: string;
+  /** Credentials secret from registration (needed by the default MQTT transport). */
+  readonly credentialsSecret?: string;
+  /** Pairing API base URL, e.g. `https://api.example.com/pairing`. */
+  readonly pairingUrl?: string;
+  /** Transport plugin. @default an `MqttTransport` built from the pairing options */
+  readonly transport?: Transport;
+  /** Storage plugin. @default a new `MemoryStore` */
+  readonly store?: Store;
+  /** Codec: `"auto"` picks WASM when available. @default "auto" */
+  readonly codec?: CodecChoice | Codec;
+  /** Interfaces to add at construction (objects, JSON text or parsed `Interface`s). */
+  readonly interfaces?: readonly unknown[];
+  /** Options of the default MQTT transport. */
+  readonly mqtt?: DefaultTransportOptions;
+  /** Reconnection and delivery tuning. */
+  readonly session?: SessionOptions;
+  /**
+   * Capacity of the in-memory `volatile` retention queue; also bounds the `stored` samples kept
+   * by the default in-memory store (oldest dropped first, reported as `sample-dropped`).
+   * @default 10000
+   */
+  readonly volatileCapacity?: number;
+  /**
+   * Most unread messages each {@link Device.incoming} iterator buffers. When a consumer falls
+   * that far behind, the oldest unread message is dropped for each new one (the network is
+   * never held up) and the drops are reported through `onError` as `message-dropped` counts:
+   * at the first drop, then once per `incomingCapacity` drops, and the rest when the consumer
+   * catches up. `Infinity` removes the bound. @default 1000
+   */
+  readonly incomingCapacity?: number;
+  /** Clock in ms since the epoch. @default Date.now */
+  readonly now?: () => number;
+  /** Random source in [0, 1) for back-off jitter. @default Math.random */
+  readonly random?: () => number;
+}
+
+/**
+ * Builds the transport of a device created without `transport`. The root entry installs one
+ * (MQTT with credentials from Pairing); the core itself depends on no transport plugin.
+ */
+export type DefaultTransportFactory = (options: DeviceOptions, store: Store) => Transport;
+
+let defaultTransportFactory: DefaultTransportFactory | undefined;
+
+/**
+ * Installs the factory used by devices created without `transport`. Called once by the root
+ * entry; a later call replaces the factory for devices created afterwards.
+ *
+ * @param factory builds the transport from the device options and store
+ */
+export function setDefaultTransport(factory: DefaultTransportFactory): void {
+  defaultTransportFactory = factory;
+}
+
+/**
+ * The transport of a device created without `transport`.
+ *
+ * @throws {TypeError} when no default transport was installed (the core was imported without
+ * the root entry)
+ */
+export function defaultTransport(options: DeviceOptions, store: Store): Transport {
+  if (defaultTransportFactory === undefined) {
+    throw new TypeError(
+      "No transport: pass `transport` (e.g. a MemoryTransport or an MqttTransport), or import " +
+        "Device from the SDK's root entry, which connects over MQTT with Pairing by default",
+    );
+  }
+  return defaultTransportFactory(options, store);
+}

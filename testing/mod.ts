@@ -1,0 +1,33 @@
+/**
+ * Test utilities: a fake Astarte realm with an in-memory broker and transport, so device code
+ * can be tested without a network.
+ *
+ * @example
+ * ```ts
+ * import { FakeAstarte } from "@astarte-deno/device-sdk/testing";
+ * const astarte = new FakeAstarte({ realm: "test" });
+ * console.assert(astarte.realm === "test");
+ * ```
+ *
+ * @module
+ */
+export { FakeAstarte, type FakeAstarteOptions } from "./fake_astarte.ts";
+export type {
+  DatastreamSample,
+  DeviceErrorRecord,
+  DeviceLink,
+  DeviceTraffic,
+  RealmEvent,
+  RealmServerOptions,
+  RealmServerState,
+  ReceivedMessage,
+  ServerLogger,
+} from "./realm_server.ts";
+export { RealmServer } from "./realm_server.ts";
+export {
+  BrokerConnection,
+  MemoryBroker,
+  type MemoryBrokerHooks,
+  topicMatches,
+} from "../plugins/memory/memory_broker.ts";
+export { MemoryTransport } from "../plugins/memory/memory_transport.ts";
