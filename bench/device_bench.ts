@@ -14,7 +14,7 @@
  */
 import { Device } from "../src/device.ts";
 import { parseInterface } from "../src/interface/interface.ts";
-import type { Store } from "../src/contracts/store.ts";
+import type { FullStore } from "../src/contracts/store.ts";
 import { FileStore } from "../plugins/file_store/mod.ts";
 import { MemoryStore } from "../src/memory_store.ts";
 import { SqliteStore } from "../plugins/sqlite_store/mod.ts";
@@ -47,7 +47,7 @@ const VALUES = parseInterface({
 const dir = await Deno.makeTempDir({ prefix: "device_bench_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
-const stores: Record<string, Store> = {
+const stores: Record<string, FullStore> = {
   MemoryStore: new MemoryStore(),
   FileStore: await FileStore.open(`${dir}/file`),
   SqliteStore: await SqliteStore.open(`${dir}/device.db`),
@@ -80,12 +80,13 @@ for (const [name, store] of Object.entries(stores)) {
 /** A transport that acknowledges everything at once: isolates the device's own cost. */
 const nullTransport: Transport = {
   name: "null",
-  attach: () => {},
-  connect: () => Promise.resolve({ sessionPresent: false }),
+  // Never lost: `closed` settles only when the process ends.
+  connect: () => Promise.resolve({ sessionPresent: false, closed: new Promise(() => {}) }),
   publish: () => Promise.resolve(),
   subscribe: () => Promise.resolve(),
   unsubscribe: () => Promise.resolve(),
   disconnect: () => Promise.resolve(),
+  [Symbol.asyncDispose]: () => Promise.resolve(),
 };
 
 for (const codec of ["ts", "wasm"] as const) {

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { NewRetainedSample, Store } from "../src/contracts/store.ts";
+import type { FullStore, NewRetainedSample } from "../src/contracts/store.ts";
 import { FileStore } from "../plugins/file_store/mod.ts";
 import { MemoryStore } from "../src/memory_store.ts";
 import { SqliteStore } from "../plugins/sqlite_store/mod.ts";
@@ -23,7 +23,7 @@ import { SqliteStore } from "../plugins/sqlite_store/mod.ts";
 const dir = await Deno.makeTempDir({ prefix: "store_bench_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
-const stores: Record<string, Store> = {
+const stores: Record<string, FullStore> = {
   MemoryStore: new MemoryStore(),
   FileStore: await FileStore.open(`${dir}/file`),
   SqliteStore: await SqliteStore.open(`${dir}/device.db`),

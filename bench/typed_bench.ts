@@ -15,12 +15,13 @@ import { OrgAstartePlatformGenericsensorsValues as Values } from "../examples/ge
 /** A transport that acknowledges everything at once. */
 const nullTransport: Transport = {
   name: "null",
-  attach: () => {},
-  connect: () => Promise.resolve({ sessionPresent: false }),
+  // Never lost: `closed` settles only when the process ends.
+  connect: () => Promise.resolve({ sessionPresent: false, closed: new Promise(() => {}) }),
   publish: () => Promise.resolve(),
   subscribe: () => Promise.resolve(),
   unsubscribe: () => Promise.resolve(),
   disconnect: () => Promise.resolve(),
+  [Symbol.asyncDispose]: () => Promise.resolve(),
 };
 
 const timestamp = new Date(1_700_000_000_000);

@@ -14,11 +14,11 @@ import {
   copyPropertyRecord,
   copyRetainedSample,
   copyStoredCredentials,
+  type FullStore,
   type NewRetainedSample,
   type OutgoingRecord,
   type PropertyRecord,
   type RetainedSample,
-  type Store,
   type StoredCredentials,
 } from "./contracts/store.ts";
 
@@ -86,7 +86,7 @@ export interface MemoryStoreOptions {
  * await store.close();
  * ```
  */
-export class MemoryStore implements Store {
+export class MemoryStore implements FullStore {
   /** Always `memory`. */
   readonly name: string = "memory";
   /** Always `false`: nothing survives the process. */
@@ -296,6 +296,12 @@ export class MemoryStore implements Store {
   }
 
   /** Drops all data, after reporting drops not reported yet. Idempotent; later calls to other methods reject. */
+  /** Same as `close()`, for `await using` and the `Store` contract. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Closes the store; later calls reject. Same as `await using`. */
   close(): Promise<void> {
     if (!this.#closed) this.#drops?.settle();
     this.#closed = true;

@@ -1,12 +1,9 @@
 import { assertEquals, assertStrictEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import type { AstarteError } from "./errors.ts";
-import { testStoreContract } from "../tests/contracts/store_contract.ts";
+import { testStoreContract } from "../plugin/store_contract.ts";
 import { MemoryStore } from "./memory_store.ts";
 
-testStoreContract(
-  "MemoryStore",
-  () => Promise.resolve({ store: new MemoryStore(), cleanup: () => Promise.resolve() }),
-);
+testStoreContract(() => ({ store: new MemoryStore() }), { name: "MemoryStore" });
 
 Deno.test("MemoryStore instances do not share state", async () => {
   const a = new MemoryStore();

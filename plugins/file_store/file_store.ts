@@ -12,11 +12,11 @@ import {
   copyPropertyRecord,
   copyRetainedSample,
   copyStoredCredentials,
+  type FullStore,
   type NewRetainedSample,
   type OutgoingRecord,
   type PropertyRecord,
   type RetainedSample,
-  type Store,
   type StoredCredentials,
 } from "../../src/contracts/store.ts";
 import { assertPrivateDir, exists, parentDir, syncDir, writeFileAtomic } from "./_fs.ts";
@@ -99,7 +99,7 @@ function noop(): void {}
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class FileStore implements Store {
+export class FileStore implements FullStore {
   /** Always `file`. */
   readonly name: string = "file";
   /** Always `true`. */
@@ -368,6 +368,12 @@ export class FileStore implements Store {
    * Completes the writes already called, then releases the files and the directory lock.
    * Idempotent; other methods reject once it was called.
    */
+  /** Same as `close()`, for `await using` and the `Store` contract. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Flushes pending writes and closes the files. Same as `await using`. */
   close(): Promise<void> {
     this.#closed = true;
     this.#closing ??= this.#shutdown();

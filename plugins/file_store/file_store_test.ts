@@ -8,17 +8,18 @@ import {
 } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
 import type { NewRetainedSample, PropertyRecord } from "../../src/contracts/store.ts";
-import { testStoreContract, testStoreKillSafety } from "../../tests/contracts/store_contract.ts";
+import { testStoreContract } from "../../plugin/mod.ts";
+import { testStoreKillSafety } from "../../tests/contracts/store_kill_safety.ts";
 import { FileStore, type FileStoreOptions } from "./mod.ts";
 
-testStoreContract("FileStore", async () => {
+testStoreContract(async () => {
   const dir = await Deno.makeTempDir({ prefix: "file_store_test_" });
   return {
     store: await FileStore.open(dir),
     reopen: () => FileStore.open(dir),
     cleanup: () => Deno.remove(dir, { recursive: true }),
   };
-}, { persistent: true });
+}, { name: "FileStore", persistent: true });
 
 const IS_WINDOWS = Deno.build.os === "windows";
 

@@ -8,7 +8,15 @@
  */
 import { AstarteError } from "../../src/errors.ts";
 import type { QoS } from "../../src/interface/interface.ts";
-import type { TransportListener, TransportMessage } from "../../src/contracts/transport.ts";
+import type { TransportMessage } from "../../src/contracts/transport.ts";
+
+/** How a {@link BrokerConnection} reports to its client. */
+export interface BrokerListener {
+  /** A message arrived on a subscribed topic. */
+  onMessage(message: TransportMessage): void;
+  /** The broker closed the connection (not called for a client-initiated close). */
+  onConnectionLost(error: AstarteError): void;
+}
 
 /** Server-side hooks of a {@link MemoryBroker}. */
 export interface MemoryBrokerHooks {
@@ -37,14 +45,14 @@ interface Session {
 export class BrokerConnection {
   readonly #broker: MemoryBroker;
   readonly #session: Session;
-  readonly #listener: TransportListener;
+  readonly #listener: BrokerListener;
   #open = true;
   #chain: Promise<void> = Promise.resolve();
   /** Settles each queued task's promise once (see `close()`). */
   readonly #pending = new Set<(error?: unknown) => void>();
 
   /** @internal Created by {@link MemoryBroker.connect}. */
-  constructor(broker: MemoryBroker, session: Session, listener: TransportListener) {
+  constructor(broker: MemoryBroker, session: Session, listener: BrokerListener) {
     this.#broker = broker;
     this.#session = session;
     this.#listener = listener;
@@ -162,7 +170,7 @@ export function topicMatches(filter: string, topic: string): boolean {
  *
  * @example
  * ```ts
- * import { MemoryBroker, MemoryTransport } from "@astarte-deno/device-sdk/testing";
+ * import { MemoryBroker, MemoryTransport } from "@astarte-deno/device-sdk/memory";
  * const broker = new MemoryBroker();
  * const transport = new MemoryTransport(broker);
  * console.assert(transport.name === "memory");
@@ -188,7 +196,7 @@ export class MemoryBroker {
   connect(
     clientId: string,
     cleanSession: boolean,
-    listener: TransportListener,
+    listener: BrokerListener,
   ): { connection: BrokerConnection; sessionPresent: boolean } {
     if (!this.available) {
       this.hooks.onRefused?.(clientId, "broker unavailable");
@@ -251,7 +259,7 @@ export class MemoryBroker {
 
   /**
    * Closes a client's connection from the server side, optionally deleting its session. The
-   * client's `onConnectionLost` gets an `AstarteError` with code `server-kick` whose message
+   * connection's `closed` settles with an `AstarteError` of code `server-kick` whose message
    * ends with `reason` (e.g. the Astarte device error that caused the kick): unlike an MQTT 3.1.1
    * broker, this in-memory channel can tell the device why.
    */

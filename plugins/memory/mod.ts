@@ -14,6 +14,7 @@
 export { MemoryTransport } from "./memory_transport.ts";
 export {
   BrokerConnection,
+  type BrokerListener,
   MemoryBroker,
   type MemoryBrokerHooks,
   topicMatches,

@@ -17,11 +17,7 @@ import {
 } from "mqtt";
 import { AstarteError } from "../../src/errors.ts";
 import type { QoS } from "../../src/interface/interface.ts";
-import type {
-  TransportConnectOptions,
-  TransportConnectResult,
-  TransportMessage,
-} from "../../src/contracts/transport.ts";
+import type { TransportConnectOptions, TransportMessage } from "../../src/contracts/transport.ts";
 import type { MqttCredentials } from "./mqtt_credentials.ts";
 import { MqttConnectError } from "./mqtt_connect_error.ts";
 import type { MqttTransportOptions } from "./mqtt_transport_options.ts";
@@ -116,12 +112,12 @@ export function openSession(
   session: Session,
   options: OpenSessionOptions,
   hooks: SessionHooks,
-): Promise<TransportConnectResult> {
+): Promise<{ readonly sessionPresent: boolean }> {
   const { address, credentials, connect, signal } = options;
   const clientId = `${connect.realm}/${connect.deviceId}`;
   const logger = options.transport.logger;
 
-  return new Promise<TransportConnectResult>((resolve, reject) => {
+  return new Promise<{ readonly sessionPresent: boolean }>((resolve, reject) => {
     let settled = false;
     const fail = (error: unknown): void => {
       if (settled) return;

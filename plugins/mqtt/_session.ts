@@ -27,6 +27,10 @@ export interface Session {
   closed: boolean;
   readonly closedPromise: Promise<void>;
   markClosed(): void;
+  /** The `closed` promise `connect()` hands out: the reason of a loss, `undefined` otherwise. */
+  readonly ended: Promise<AstarteError | undefined>;
+  /** Settles {@link Session.ended}; later calls do nothing. */
+  end(error: AstarteError | undefined): void;
 }
 
 /**
@@ -38,7 +42,11 @@ export interface Session {
 export function createSession(secure: boolean): Session {
   let markClosed!: () => void;
   const closedPromise = new Promise<void>((resolve) => markClosed = resolve);
+  let end!: (error: AstarteError | undefined) => void;
+  const ended = new Promise<AstarteError | undefined>((resolve) => end = resolve);
   const session: Session = {
+    ended,
+    end: (error) => end(error),
     secure,
     secureConnected: false,
     connackReceived: false,

@@ -6,7 +6,7 @@
  */
 import { AstarteError } from "../../src/errors.ts";
 import type { QoS } from "../../src/interface/interface.ts";
-import { MAX_MQTT_MESSAGE_BYTES, mqttPublishSize } from "./mqtt_publish_size.ts";
+import { MAX_MQTT_MESSAGE_BYTES, oversizedPublish } from "../../src/session/message_size.ts";
 
 /**
  * Checks the topic name, the QoS and the size of the MQTT message, in this order.
@@ -29,10 +29,8 @@ export function validatePublish(topic: string, payload: Uint8Array, qos: QoS): v
   if (qos !== 0 && qos !== 1 && qos !== 2) {
     throw new RangeError(`Cannot publish on "${topic}": QoS must be 0, 1 or 2, got ${qos}`);
   }
-  // UTF-8 takes at most 3 bytes per UTF-16 unit: most publishes need no exact count.
-  if (8 + 3 * topic.length + payload.length <= MAX_MQTT_MESSAGE_BYTES) return;
-  const size = mqttPublishSize(topic, payload.length, qos);
-  if (size > MAX_MQTT_MESSAGE_BYTES) {
+  const size = oversizedPublish(topic, payload.length, qos);
+  if (size !== undefined) {
     throw new AstarteError(
       "invalid-value",
       `Cannot publish on "${topic}": the MQTT message would be ${size} bytes (payload ${payload.length}), above the broker limit of ${MAX_MQTT_MESSAGE_BYTES} bytes`,

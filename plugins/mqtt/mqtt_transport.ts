@@ -17,7 +17,6 @@ import type {
   Transport,
   TransportConnectOptions,
   TransportConnectResult,
-  TransportListener,
 } from "../../src/contracts/transport.ts";
 import type { MqttCredentials } from "./mqtt_credentials.ts";
 import type { MqttTransportOptions } from "./mqtt_transport_options.ts";
@@ -43,9 +42,9 @@ type State = "idle" | "connecting" | "connected" | "disconnecting";
 
 /**
  * Astarte's MQTT transport (MQTT 3.1.1 over mutual TLS). It makes exactly one connection attempt
- * per {@link MqttTransport.connect} call and never reconnects by itself: a lost connection is
- * reported once through {@link TransportListener.onConnectionLost} and the core decides when to
- * connect again. Each connection uses a fresh MQTT.js client with automatic reconnection and
+ * per {@link MqttTransport.connect} call and never reconnects by itself: a lost connection
+ * settles that connection's `closed` promise with the reason, and the core decides when to
+ * connect again. Messages of a connection go to the `onMessage` of its `connect()` call. Each connection uses a fresh MQTT.js client with automatic reconnection and
  * re-subscription disabled.
  *
  * Lost-connection codes: `server-kick` when the broker closed the connection cleanly without an
@@ -70,10 +69,11 @@ type State = "idle" | "connecting" | "connected" | "disconnecting";
  * const transport = new MqttTransport({
  *   credentials: async ({ renew }) => await pairing.credentials({ renew }),
  * });
- * transport.attach({ onMessage: (m) => console.log(m.topic), onConnectionLost: console.warn });
- * const { sessionPresent } = await transport.connect({
+ * const { sessionPresent, closed } = await transport.connect({
  *   realm: "test", deviceId: "2TBn-jNESuuHamE2Zo1anA", cleanSession: true,
+ *   onMessage: (m) => console.log(m.topic),
  * });
+ * closed.then((error) => error && console.warn("lost", error.message));
  * await transport.publish("test/2TBn-jNESuuHamE2Zo1anA", new TextEncoder().encode(""), 2);
  * await transport.disconnect({ timeoutMs: 5_000 });
  * ```
@@ -85,7 +85,6 @@ export class MqttTransport implements Transport {
   #options: MqttTransportOptions;
   #settings: Settings;
   #window: InflightWindow;
-  #listener: TransportListener | undefined;
   #state: State = "idle";
   #session: Session | undefined;
   #cancelAttempt: AbortController | undefined;
@@ -133,28 +132,15 @@ export class MqttTransport implements Transport {
   }
 
   /**
-   * Registers the core's listener. Must be called once, before the first `connect()`.
-   *
-   * @param listener receives messages and connection losses
-   */
-  attach(listener: TransportListener): void {
-    if (this.#listener !== undefined) {
-      throw new AstarteError(
-        "invalid-state",
-        "Cannot attach: MqttTransport already has a listener",
-      );
-    }
-    this.#listener = listener;
-  }
-
-  /**
    * Opens one MQTT session: asks the credentials provider, connects (TLS with the client
    * certificate, client id `<realm>/<deviceId>`, no username, MQTT 3.1.1) and waits for CONNACK,
    * then re-sends the packets left unacknowledged (`options.outgoing`, and in-memory ones of the
    * previous connection) and waits for their acknowledgements.
    *
-   * @param options realm, device id, clean-session flag, outgoing persistence and abort signal
-   * @returns the CONNACK session-present flag
+   * @param options realm, device id, clean-session flag, message listener, outgoing persistence
+   * and abort signal
+   * @returns the CONNACK session-present flag, and the connection's `closed` promise (resolves
+   * with the reason when the connection is lost, with `undefined` after `disconnect()`)
    * @throws {MqttConnectError} when the broker is unreachable, TLS fails, CONNACK refuses or the
    * connection drops while re-sending
    * @throws {AstarteError} `invalid-state` when already connected or connecting; `aborted` when
@@ -162,8 +148,8 @@ export class MqttTransport implements Transport {
    * when the outgoing persistence cannot be listed
    */
   async connect(options: TransportConnectOptions): Promise<TransportConnectResult> {
-    if (this.#listener === undefined) {
-      throw new AstarteError("invalid-state", "Cannot connect: attach() a listener first");
+    if (typeof options.onMessage !== "function") {
+      throw new TypeError("Cannot connect: options.onMessage must be a function");
     }
     if (this.#state !== "idle") {
       throw new AstarteError(
@@ -272,7 +258,8 @@ export class MqttTransport implements Transport {
    * Closes the session gracefully: publishes already accepted (in flight or queued) get until
    * `timeoutMs` to be acknowledged, then the rest are rejected with code `aborted`, a DISCONNECT is
    * sent and the socket closed. A pending `connect()` is cancelled (rejects with `aborted`).
-   * Resolves when no socket, timer or client remains. Never reports `onConnectionLost`.
+   * Resolves when no socket, timer or client remains; the connection's `closed` resolves with
+   * `undefined`.
    *
    * @param options `timeoutMs` (default 5000) bounds the wait for acknowledgements
    */
@@ -342,6 +329,7 @@ export class MqttTransport implements Transport {
     const address = parseBrokerUrl(credentials.brokerUrl);
     const session = createSession(address.secure);
     this.#session = session;
+    const onMessage = options.onMessage;
     const transport = this.#options;
     const settings = this.#settings;
     const attempt = {
@@ -358,7 +346,7 @@ export class MqttTransport implements Transport {
         this.#state = "connected";
       },
       message: (message) => {
-        if (this.#session === session) this.#listener?.onMessage(message);
+        if (this.#session === session) onMessage(message);
       },
       closed: () => {
         if (this.#session === session && !session.closing) this.#onLost(session);
@@ -370,7 +358,7 @@ export class MqttTransport implements Transport {
       authFailed: () => {
         this.#renewNext = true;
       },
-    });
+    }).then(({ sessionPresent }) => ({ sessionPresent, closed: session.ended }));
   }
 
   #onLost(session: Session): void {
@@ -393,14 +381,9 @@ export class MqttTransport implements Transport {
         { cause: lost },
       )
     );
+    // A drop during disconnect() is not a loss: `closed` then resolves with `undefined`.
+    if (report) session.end(lost);
     void this.#close(session, false);
-    if (!report) return;
-    // Rejections above are delivered as microtasks, so the core sees the loss first.
-    try {
-      this.#listener?.onConnectionLost(lost);
-    } catch (err) {
-      this.#options.logger?.warn("Transport listener onConnectionLost threw", err);
-    }
   }
 
   /** Ends the MQTT client and waits for the socket to close. */
@@ -408,6 +391,8 @@ export class MqttTransport implements Transport {
     // Before anything else: packets abandoned below keep their persisted records.
     const carried = detachSession(session);
     if (carried !== undefined) this.#carry = carried;
+    // No-op when a loss already settled it.
+    session.end(undefined);
     return endSession(session, graceful);
   }
 

@@ -9,6 +9,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { AstarteError } from "../../src/errors.ts";
 import type { TransportMessage } from "../../src/contracts/transport.ts";
 import { MqttTransport, type MqttTransportOptions } from "./mod.ts";
+import { listen } from "../../tests/_listen.ts";
 import { InboundFraming } from "./_session.ts";
 import { InflightWindow, type PendingPublish } from "./_inflight.ts";
 
@@ -112,7 +113,7 @@ function transportTo(port: number, options: Partial<MqttTransportOptions> = {}) 
   const firstMessage = new Promise<void>((resolve) => received = resolve);
   let lost!: (error: AstarteError) => void;
   const lostError = new Promise<AstarteError>((resolve) => lost = resolve);
-  const transport = new MqttTransport({
+  const mqtt = new MqttTransport({
     credentials: () =>
       Promise.resolve({
         brokerUrl: `mqtt://127.0.0.1:${port}`,
@@ -121,7 +122,7 @@ function transportTo(port: number, options: Partial<MqttTransportOptions> = {}) 
       }),
     ...options,
   });
-  transport.attach({
+  const transport = listen(mqtt, {
     onMessage: (m) => {
       messages.push(m);
       received();

@@ -36,7 +36,7 @@ export interface MqttTransportOptions {
   readonly connectTimeoutMs?: number;
   /**
    * Most QoS 1/2 publishes awaiting their acknowledgement at once; further publishes wait in
-   * FIFO order. The broker's own window towards the device is 100 (spec 4.1). @default 100
+   * FIFO order. Astarte's broker uses a window of 100 towards the device. @default 100
    */
   readonly inflightWindow?: number;
   /**

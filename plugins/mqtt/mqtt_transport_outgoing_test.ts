@@ -73,7 +73,6 @@ async function withBench(fn: (bench: Bench) => Promise<void>): Promise<void> {
             privateKeyPem: clientPair.privateKeyPem,
           }),
       });
-      transport.attach({ onMessage() {}, onConnectionLost() {} });
       transports.push(transport);
       return transport;
     },
@@ -82,6 +81,7 @@ async function withBench(fn: (bench: Bench) => Promise<void>): Promise<void> {
         realm: REALM,
         deviceId: DEVICE,
         cleanSession,
+        onMessage() {},
         outgoing: persistence,
       });
       return sessionPresent;

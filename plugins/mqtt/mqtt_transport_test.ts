@@ -9,7 +9,8 @@ import {
 } from "@std/assert";
 import { AstarteError } from "../../src/errors.ts";
 import type { QoS } from "../../src/interface/interface.ts";
-import type { TransportListener, TransportMessage } from "../../src/contracts/transport.ts";
+import type { TransportMessage } from "../../src/contracts/transport.ts";
+import { listen, type Listened } from "../../tests/_listen.ts";
 import { type BrokerHooks, type DevBroker, startBroker } from "../../dev_server/broker.ts";
 import { createTestCa, type TestKeyPair } from "../../tests/_certs.ts";
 import {
@@ -75,7 +76,7 @@ interface Fixture {
   publishes: Log<DevicePublish>;
   connected: Log<{ clientId: string; sessionPresent: boolean }>;
   disconnected: Log<string>;
-  transport: MqttTransport;
+  transport: Listened<MqttTransport>;
   messages: Log<TransportMessage>;
   lost: Log<AstarteError>;
   requests: MqttCredentialsRequest[];
@@ -114,7 +115,7 @@ async function withFixture(
   });
   const pair = await clientPair(setup.cn ?? BASE);
   const requests: MqttCredentialsRequest[] = [];
-  const transport = new MqttTransport({
+  const mqtt = new MqttTransport({
     ca: ca.caPem,
     credentials: (request) => {
       requests.push(request);
@@ -128,12 +129,10 @@ async function withFixture(
   });
   const messages = new Log<TransportMessage>();
   const lost = new Log<AstarteError>();
-  transport.attach(
-    {
-      onMessage: (m) => messages.push(m),
-      onConnectionLost: (e) => lost.push(e),
-    } satisfies TransportListener,
-  );
+  const transport = listen(mqtt, {
+    onMessage: (m) => messages.push(m),
+    onConnectionLost: (e) => lost.push(e),
+  });
   try {
     await fn({ broker, publishes, connected, disconnected, transport, messages, lost, requests });
   } finally {
@@ -179,14 +178,14 @@ Deno.test("new MqttTransport() rejects out-of-range options", () => {
 
 Deno.test("MqttTransport.connect() reports sessionPresent as the broker kept the session", async () => {
   await withFixture(async ({ transport, connected }) => {
-    assertEquals(await transport.connect(connectOptions(false)), { sessionPresent: false });
+    assertEquals((await transport.connect(connectOptions(false))).sessionPresent, false);
     await transport.disconnect();
-    assertEquals(await transport.connect(connectOptions(false)), { sessionPresent: true });
+    assertEquals((await transport.connect(connectOptions(false))).sessionPresent, true);
     await transport.disconnect();
-    assertEquals(await transport.connect(connectOptions(true)), { sessionPresent: false });
+    assertEquals((await transport.connect(connectOptions(true))).sessionPresent, false);
     await transport.disconnect();
     // The clean connection discarded the session.
-    assertEquals(await transport.connect(connectOptions(false)), { sessionPresent: false });
+    assertEquals((await transport.connect(connectOptions(false))).sessionPresent, false);
     assertEquals(connected.items.map((c) => c.sessionPresent), [false, true, false, false]);
     assertEquals(connected.items[0]!.clientId, BASE);
   });
@@ -319,12 +318,12 @@ Deno.test("MqttTransport reports a kick once through onConnectionLost with code 
     const [error] = await lost.until(1);
     assertEquals(error!.code, "server-kick");
     // The session survives a kick without dropSession.
-    assertEquals(await transport.connect(connectOptions(false)), { sessionPresent: true });
+    assertEquals((await transport.connect(connectOptions(false))).sessionPresent, true);
     await transport.publish(BASE, encoder.encode(""), 2);
 
     await broker.kick(BASE, { dropSession: true });
     await lost.until(2);
-    assertEquals(await transport.connect(connectOptions(false)), { sessionPresent: false });
+    assertEquals((await transport.connect(connectOptions(false))).sessionPresent, false);
     await transport.disconnect();
     assertEquals(lost.items.map((e) => e.code), ["server-kick", "server-kick"]);
     assertEquals(connected.items.map((c) => c.sessionPresent), [false, true, false]);
@@ -559,13 +558,15 @@ Deno.test("MqttTransport.connect() fails with authFailure when the broker reject
         return Promise.resolve({ brokerUrl: broker.url, ...foreign });
       },
     });
-    renewing.attach({ onMessage() {}, onConnectionLost() {} });
     const error = await assertRejects(
-      () => renewing.connect(connectOptions(true)),
+      () => renewing.connect({ ...connectOptions(true), onMessage() {} }),
       MqttConnectError,
     );
     assertEquals(error.authFailure, true);
-    await assertRejects(() => renewing.connect(connectOptions(true)), MqttConnectError);
+    await assertRejects(
+      () => renewing.connect({ ...connectOptions(true), onMessage() {} }),
+      MqttConnectError,
+    );
     assertEquals(requests.map((r) => r.renew), [false, true]);
     await renewing.disconnect();
     // The properly issued certificate still works.
@@ -582,7 +583,7 @@ Deno.test("MqttTransport.connect() verifies the broker with Deno's trust store u
     assertStringIncludes(error.message, "TLS");
   }, { transport: { ca: undefined } });
   await withFixture(async ({ transport }) => {
-    assertEquals(await transport.connect(connectOptions(true)), { sessionPresent: false });
+    assertEquals((await transport.connect(connectOptions(true))).sessionPresent, false);
   }, { transport: { ca: undefined, insecureSkipVerify: true } });
 });
 
@@ -656,7 +657,7 @@ Deno.test("startBroker() queues QoS > 0 messages for an offline persistent sessi
     assert(
       await broker.publishToDevice(REALM, DEVICE, `${BASE}/org.example.Srv/q`, Uint8Array.of(7), 2),
     );
-    assertEquals(await transport.connect(connectOptions(false)), { sessionPresent: true });
+    assertEquals((await transport.connect(connectOptions(false))).sessionPresent, true);
     assertEquals(await messages.until(1), [
       { topic: `${BASE}/org.example.Srv/q`, payload: Uint8Array.of(7), qos: 2 },
     ]);

@@ -17,7 +17,6 @@ import type {
   Transport,
   TransportConnectOptions,
   TransportConnectResult,
-  TransportListener,
 } from "../../src/contracts/transport.ts";
 import type { DeviceOptions } from "../../src/device_options.ts";
 import type { QoS } from "../../src/interface/interface.ts";
@@ -41,6 +40,7 @@ const BROKER_REFRESH_INTERVAL_MS = 60_000;
  * and `mqtt.allowInsecurePairing` is not set, or is not a valid URL
  */
 export function lazyMqttTransport(options: DeviceOptions, store: Store): Transport {
+  // Pairing uses the store's credentials capability, or keeps them in memory without it.
   const mqtt = options.mqtt ?? {};
   // Fail at construction rather than at the first connect, before any secret is sent.
   if (options.pairingUrl !== undefined) {
@@ -50,7 +50,6 @@ export function lazyMqttTransport(options: DeviceOptions, store: Store): Transpo
   const random = options.random ?? Math.random;
   let inner: Transport | undefined;
   let keeper: CredentialsKeeper | undefined;
-  let listener: TransportListener | undefined;
   let connected = false;
   let refreshBroker = false;
   let lastBrokerRefresh = -Infinity;
@@ -148,15 +147,8 @@ export function lazyMqttTransport(options: DeviceOptions, store: Store): Transpo
 
   return {
     name: "mqtt",
-    attach(l: TransportListener): void {
-      listener = l;
-      inner?.attach(l);
-    },
     async connect(connect: TransportConnectOptions): Promise<TransportConnectResult> {
-      if (!inner) {
-        inner = await create();
-        if (listener) inner.attach(listener);
-      }
+      inner ??= await create();
       connected = false;
       // A background renewal in progress finishes first: its certificate is the one to use.
       await stopRenewal(false);
@@ -196,6 +188,9 @@ export function lazyMqttTransport(options: DeviceOptions, store: Store): Transpo
       connected = false;
       await stopRenewal(true);
       if (inner) await inner.disconnect(opts);
+    },
+    [Symbol.asyncDispose](): Promise<void> {
+      return this.disconnect();
     },
   };
 }

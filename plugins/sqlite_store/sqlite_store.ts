@@ -9,12 +9,12 @@ import type { Ownership, QoS } from "../../src/interface/interface.ts";
 import {
   assertOutgoingRecord,
   assertSampleLimit,
+  type FullStore,
   type NewRetainedSample,
   type OutgoingRecord,
   type PropertyRecord,
   type PropertyState,
   type RetainedSample,
-  type Store,
   type StoredCredentials,
 } from "../../src/contracts/store.ts";
 import { isDamage, moveAside, openDatabase, prepareFile, storeError } from "./_open.ts";
@@ -91,7 +91,7 @@ type Row = Record<string, SQLOutputValue>;
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements FullStore {
   /** Always `sqlite`. */
   readonly name: string = "sqlite";
   /** Always `true`. */
@@ -362,6 +362,12 @@ export class SqliteStore implements Store {
    * Commits the writes already called and closes the database. Idempotent; other methods
    * reject once it was called.
    */
+  /** Same as `close()`, for `await using` and the `Store` contract. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Flushes pending writes and closes the database. Same as `await using`. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#flush();

@@ -8,10 +8,11 @@ import {
 import { DatabaseSync } from "node:sqlite";
 import { AstarteError } from "../../src/errors.ts";
 import type { NewRetainedSample } from "../../src/contracts/store.ts";
-import { testStoreContract, testStoreKillSafety } from "../../tests/contracts/store_contract.ts";
+import { testStoreContract } from "../../plugin/mod.ts";
+import { testStoreKillSafety } from "../../tests/contracts/store_kill_safety.ts";
 import { SqliteStore, type SqliteStoreOptions } from "./mod.ts";
 
-testStoreContract("SqliteStore", async () => {
+testStoreContract(async () => {
   const dir = await Deno.makeTempDir({ prefix: "sqlite_store_test_" });
   const path = `${dir}/device.db`;
   return {
@@ -19,7 +20,7 @@ testStoreContract("SqliteStore", async () => {
     reopen: () => SqliteStore.open(path),
     cleanup: () => Deno.remove(dir, { recursive: true }),
   };
-}, { persistent: true });
+}, { name: "SqliteStore", persistent: true });
 
 const IS_WINDOWS = Deno.build.os === "windows";
 

@@ -1,5 +1,6 @@
 /**
- * The storage plugin contract: what a device persists across restarts (spec 10.1).
+ * The storage plugin contract: what a device persists across restarts. A store is a required
+ * {@link PropertyStore} plus optional capabilities, each a small interface (see {@link Store}).
  * Implementations: `MemoryStore` (default), `FileStore`, `SqliteStore`. The small functions at
  * the end (argument checks, defensive copies) are for store authors, so that every store
  * rejects the same inputs with the same messages.
@@ -85,14 +86,21 @@ export interface StoredCredentials {
 }
 
 /**
- * A storage plugin. Every method may reject with an `AstarteError` of code `store-failed`.
- * A write method resolves only once the write is durable for persistent stores.
+ * The part every storage plugin implements: the property cache (both ownerships) and its
+ * lifecycle. Every method may reject with an `AstarteError` of code `store-failed`. A write
+ * method resolves only once the write is durable for persistent stores.
+ *
+ * A store may add any of the optional capabilities ({@link IntrospectionStore},
+ * {@link SampleStore}, {@link OutgoingPacketStore}, {@link CredentialStore}); the device uses
+ * what is present and keeps the rest in process memory (see {@link Store}).
  */
-export interface Store {
+export interface PropertyStore extends AsyncDisposable {
   /** Short identifier, e.g. `memory`, `file`, `sqlite`. */
   readonly name: string;
-  /** Whether data survives a process restart. */
+  /** Whether data survives a process restart (for every capability the store has). */
   readonly persistent: boolean;
+  /** Damage found and repaired when a persistent store was opened; reported by the device. */
+  readonly corruption?: readonly AstarteError[];
 
   /** Every cached property (both ownerships). */
   loadProperties(): Promise<PropertyRecord[]>;
@@ -103,11 +111,30 @@ export interface Store {
   /** Deletes every property of an interface (both ownerships). */
   deleteInterfaceProperties(interfaceName: string): Promise<void>;
 
+  /** Releases files and handles. Idempotent; every other method rejects afterwards. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Capability: the introspection of the last completed full handshake. Without it the value is
+ * kept in memory; since a device performs a full handshake on the first connection of every
+ * process anyway, this changes nothing on the wire today: it lets tools see what Astarte last
+ * accepted after a restart.
+ */
+export interface IntrospectionStore {
   /** The introspection string of the last completed full handshake, if any. */
   loadSyncedIntrospection(): Promise<string | undefined>;
   /** Records the introspection string of a completed full handshake. */
   saveSyncedIntrospection(introspection: string): Promise<void>;
+}
 
+/**
+ * Capability: the queue of `stored`-retention samples. With it (on a persistent store) such
+ * samples are written before `send()` resolves and survive a crash or restart. Without it they
+ * wait in a bounded in-memory queue (the device's `volatileCapacity`, oldest dropped first and
+ * reported through `onError`), like `volatile` samples, and `send()` reports them `queued`.
+ */
+export interface SampleStore {
   /** Appends a `stored` sample; resolves with its id once durable. */
   appendSample(sample: NewRetainedSample): Promise<RetainedSample>;
   /** Up to `limit` oldest samples, in production order. */
@@ -118,7 +145,17 @@ export interface Store {
   removeInterfaceSamples(interfaceName: string): Promise<void>;
   /** Number of queued samples. */
   countSamples(): Promise<number>;
+}
 
+/**
+ * Capability: MQTT packets not yet acknowledged, for exactly-once delivery of `stored` samples
+ * across crashes. Requires {@link SampleStore} (removing a record also removes its sample). The
+ * device hands it to the transport (`TransportConnectOptions.outgoing`), which writes to it
+ * directly. Without it (or on a non-persistent store) a sample whose acknowledgement was lost in
+ * a crash is sent again by the next process: QoS 2 (`unique`) degrades to at-least-once across
+ * restarts, and the first connection of each process asks for a clean session.
+ */
+export interface OutgoingPacketStore {
   /** Inserts or replaces the outgoing record with the same `messageId`. */
   putOutgoing(record: OutgoingRecord): Promise<void>;
   /**
@@ -128,23 +165,217 @@ export interface Store {
   removeOutgoing(messageId: number): Promise<void>;
   /** Every outgoing record, in insertion order of their `messageId`s. */
   listOutgoing(): Promise<OutgoingRecord[]>;
+}
 
-  /** Damage found and repaired when a persistent store was opened; reported by the device. */
-  readonly corruption?: readonly AstarteError[];
-
+/**
+ * Capability: pairing credentials (credentials secret, private key, certificate, broker URL),
+ * used by the default MQTT transport. With it a restarted device reconnects with its stored
+ * certificate without calling Pairing. Without it they are kept in memory for the process: each
+ * new process obtains a new certificate from Pairing.
+ */
+export interface CredentialStore {
   /** Stored pairing credentials, if any. */
   loadCredentials(): Promise<StoredCredentials | undefined>;
   /** Replaces the stored credentials (atomically, owner-only file permissions). */
   saveCredentials(credentials: StoredCredentials): Promise<void>;
+}
 
-  /** Releases files and handles. Idempotent. */
-  close(): Promise<void>;
+/**
+ * A storage plugin: a {@link PropertyStore} plus any of the optional capabilities, implemented
+ * as plain methods on the same object. A capability counts only when all of its methods are
+ * there (the device rejects a half-implemented one with a `TypeError`); the `has*` guards
+ * ({@link hasSampleStore} and the others) tell which are present.
+ *
+ * | capability | without it |
+ * | --- | --- |
+ * | {@link IntrospectionStore} | kept in memory (no wire change) |
+ * | {@link SampleStore} | `stored` samples kept in memory, bounded, like `volatile` |
+ * | {@link OutgoingPacketStore} | exactly-once (QoS 2) becomes at-least-once across restarts |
+ * | {@link CredentialStore} | a new certificate from Pairing in each process |
+ *
+ * `MemoryStore`, `FileStore` and `SqliteStore` implement every capability.
+ *
+ * @example A store with properties only
+ * ```ts
+ * import type { PropertyRecord, Store } from "@astarte-deno/device-sdk/plugin";
+ * import { hasSampleStore } from "@astarte-deno/device-sdk/plugin";
+ *
+ * const records = new Map<string, PropertyRecord>();
+ * const key = (o: string, i: string, p: string) => `${o} ${i} ${p}`;
+ * const store: Store = {
+ *   name: "map",
+ *   persistent: false,
+ *   loadProperties: () => Promise.resolve([...records.values()]),
+ *   putProperty: (r) => {
+ *     records.set(key(r.ownership, r.interfaceName, r.path), r);
+ *     return Promise.resolve();
+ *   },
+ *   deleteProperty: (o, i, p) => {
+ *     records.delete(key(o, i, p));
+ *     return Promise.resolve();
+ *   },
+ *   deleteInterfaceProperties: (i) => {
+ *     for (const [k, r] of records) if (r.interfaceName === i) records.delete(k);
+ *     return Promise.resolve();
+ *   },
+ *   [Symbol.asyncDispose]: () => Promise.resolve(),
+ * };
+ * console.assert(!hasSampleStore(store));
+ * ```
+ */
+export type Store =
+  & PropertyStore
+  & Partial<IntrospectionStore>
+  & Partial<SampleStore>
+  & Partial<OutgoingPacketStore>
+  & Partial<CredentialStore>;
+
+/** A store with every capability. */
+export type FullStore =
+  & PropertyStore
+  & IntrospectionStore
+  & SampleStore
+  & OutgoingPacketStore
+  & CredentialStore;
+
+const CAPABILITIES = {
+  introspection: ["loadSyncedIntrospection", "saveSyncedIntrospection"],
+  samples: [
+    "appendSample",
+    "listSamples",
+    "removeSamples",
+    "removeInterfaceSamples",
+    "countSamples",
+  ],
+  outgoing: ["putOutgoing", "removeOutgoing", "listOutgoing"],
+  credentials: ["loadCredentials", "saveCredentials"],
+} as const;
+
+/** Names of the optional capabilities of a {@link Store}. */
+export type StoreCapability = "introspection" | "samples" | "outgoing" | "credentials";
+
+/**
+ * Which capabilities a store has, checking that none is half-implemented.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@astarte-deno/device-sdk";
+ * import { storeCapabilities } from "@astarte-deno/device-sdk/plugin";
+ *
+ * const caps = storeCapabilities(new MemoryStore());
+ * console.assert(caps.has("samples") && caps.has("outgoing"));
+ * ```
+ *
+ * @param store the store to inspect
+ * @returns the capabilities whose methods are all present
+ * @throws {TypeError} when a capability has some of its methods but not all, or the outgoing
+ * capability is there without the samples one
+ */
+export function storeCapabilities(store: Store): Set<StoreCapability> {
+  const found = new Set<StoreCapability>();
+  for (const [capability, methods] of Object.entries(CAPABILITIES)) {
+    const present = methods.filter((m) =>
+      typeof (store as unknown as Record<string, unknown>)[m] === "function"
+    );
+    if (present.length === methods.length) found.add(capability as StoreCapability);
+    else if (present.length > 0) {
+      const missing = methods.filter((m) => !present.includes(m));
+      throw new TypeError(
+        `Store "${store.name}" implements part of the ${capability} capability: it has ` +
+          `${present.join(", ")} but not ${missing.join(", ")}; implement all of them or none`,
+      );
+    }
+  }
+  if (found.has("outgoing") && !found.has("samples")) {
+    throw new TypeError(
+      `Store "${store.name}" has the outgoing capability without the samples one: ` +
+        "removeOutgoing must remove the sample its record references",
+    );
+  }
+  return found;
+}
+
+function has(store: Store, capability: StoreCapability): boolean {
+  return CAPABILITIES[capability].every((m) =>
+    typeof (store as unknown as Record<string, unknown>)[m] === "function"
+  );
+}
+
+/**
+ * Whether the store keeps the synced introspection ({@link IntrospectionStore}).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@astarte-deno/device-sdk";
+ * import { hasIntrospectionStore } from "@astarte-deno/device-sdk/plugin";
+ * console.assert(hasIntrospectionStore(new MemoryStore()));
+ * ```
+ *
+ * @param store the store to inspect
+ * @returns true when every method of the capability is present
+ */
+export function hasIntrospectionStore(store: Store): store is Store & IntrospectionStore {
+  return has(store, "introspection");
+}
+
+/**
+ * Whether the store keeps `stored` samples ({@link SampleStore}).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@astarte-deno/device-sdk";
+ * import { hasSampleStore } from "@astarte-deno/device-sdk/plugin";
+ * console.assert(hasSampleStore(new MemoryStore()));
+ * ```
+ *
+ * @param store the store to inspect
+ * @returns true when every method of the capability is present
+ */
+export function hasSampleStore(store: Store): store is Store & SampleStore {
+  return has(store, "samples");
+}
+
+/**
+ * Whether the store keeps unacknowledged MQTT packets ({@link OutgoingPacketStore}; also
+ * requires {@link SampleStore}).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@astarte-deno/device-sdk";
+ * import { hasOutgoingPacketStore } from "@astarte-deno/device-sdk/plugin";
+ * console.assert(hasOutgoingPacketStore(new MemoryStore()));
+ * ```
+ *
+ * @param store the store to inspect
+ * @returns true when every method of both capabilities is present
+ */
+export function hasOutgoingPacketStore(
+  store: Store,
+): store is Store & SampleStore & OutgoingPacketStore {
+  return has(store, "outgoing") && has(store, "samples");
+}
+
+/**
+ * Whether the store keeps pairing credentials ({@link CredentialStore}).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@astarte-deno/device-sdk";
+ * import { hasCredentialStore } from "@astarte-deno/device-sdk/plugin";
+ * console.assert(hasCredentialStore(new MemoryStore()));
+ * ```
+ *
+ * @param store the store to inspect
+ * @returns true when every method of the capability is present
+ */
+export function hasCredentialStore(store: Store): store is Store & CredentialStore {
+  return has(store, "credentials");
 }
 
 // Store-author helpers: shared by the bundled stores, public so a third-party store can use them.
 
 /**
- * Checks the `limit` argument of {@linkcode Store.listSamples}: a non-negative integer, or
+ * Checks the `limit` argument of {@linkcode SampleStore.listSamples}: a non-negative integer, or
  * `Infinity` for "all".
  *
  * @example Reject a negative limit
@@ -169,7 +400,7 @@ export function assertSampleLimit(limit: number): void {
 }
 
 /**
- * Checks the record passed to {@linkcode Store.putOutgoing}: `messageId` is an MQTT packet id
+ * Checks the record passed to {@linkcode OutgoingPacketStore.putOutgoing}: `messageId` is an MQTT packet id
  * (an integer in 1..65535), `sampleId` is absent or a non-negative integer, and `packet` is a
  * `Uint8Array`.
  *

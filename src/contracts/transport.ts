@@ -18,22 +18,31 @@ export interface TransportConnectOptions {
   readonly deviceId: string;
   /**
    * Ask the broker to discard any previous session. The core sets it on the first connection
-   * of a process and clears it afterwards (spec 10.4).
+   * of a process (unless the store keeps outgoing packets) and clears it afterwards.
    */
   readonly cleanSession: boolean;
   /** Aborts the attempt; the promise then rejects with `signal.reason`. */
   readonly signal?: AbortSignal;
   /**
-   * Durable storage for unacknowledged QoS 1/2 publishes (given when the device's store is
-   * persistent). A transport that supports it persists every packet carrying a `sampleId`
-   * before sending it, re-sends persisted packets with their original packet ids when it
-   * connects, and removes them on the final acknowledgement. Transports without persistent
-   * sessions may ignore it.
+   * Receives the messages of this connection, in arrival order, from CONNACK until the
+   * connection ends; never called for another connection. A throw is the caller's bug: the
+   * transport logs or ignores it and carries on.
+   */
+  readonly onMessage: (message: TransportMessage) => void;
+  /**
+   * Durable storage for unacknowledged QoS 1/2 publishes: the store's outgoing capability,
+   * given when the device's store is persistent and has it (see `OutgoingPacketStore`). A
+   * transport that supports it persists every packet carrying a `sampleId` before sending it,
+   * re-sends persisted packets with their original packet ids when it connects (before
+   * `connect()` resolves), and removes them on the final acknowledgement, which also removes
+   * the sample from the store. The transport writes to the store directly; the core reads the
+   * store when it loads and after each connection. Transports without persistent sessions may
+   * ignore it: exactly-once then degrades to at-least-once across restarts.
    */
   readonly outgoing?: OutgoingPersistence;
 }
 
-/** Persistence of unacknowledged QoS 1/2 publishes, provided by the core (see `Store`). */
+/** Persistence of unacknowledged QoS 1/2 publishes, over the store's outgoing capability. */
 export interface OutgoingPersistence {
   /** Persists (or replaces) a packet before it is sent. */
   put(record: OutgoingRecord): Promise<void>;
@@ -52,10 +61,17 @@ export interface PublishOptions {
   readonly sampleId?: number;
 }
 
-/** Outcome of a successful connection (CONNACK). */
+/** One open connection: what `connect()` resolves with (after CONNACK). */
 export interface TransportConnectResult {
   /** The broker still holds the previous session (subscriptions, queued messages). */
   readonly sessionPresent: boolean;
+  /**
+   * Settles once this connection ended, and never rejects: with the `AstarteError` that ended
+   * it when it was lost (socket closed, keep-alive timeout, server kick: code `server-kick` when
+   * the server closed the session), with `undefined` when `disconnect()` closed it. The
+   * transport must not reconnect by itself: the core decides when to call `connect()` again.
+   */
+  readonly closed: Promise<AstarteError | undefined>;
 }
 
 /** A message received from the server. */
@@ -68,28 +84,22 @@ export interface TransportMessage {
   readonly qos: QoS;
 }
 
-/** Callbacks a transport uses to report to the core. Set once with {@link Transport.attach}. */
-export interface TransportListener {
-  /** A message arrived on a subscribed topic. */
-  onMessage(message: TransportMessage): void;
-  /**
-   * The connection was lost after `connect()` resolved (socket closed, keep-alive timeout,
-   * server kick). The transport must not reconnect by itself: the core decides when to call
-   * `connect()` again. `error.code` is `server-kick` when the server closed the session.
-   */
-  onConnectionLost(error: AstarteError): void;
-}
-
 /**
  * A transport plugin. Every method may reject with an `AstarteError` (code `transport-failed`
- * unless stated otherwise); none may leave a rejection unhandled.
+ * unless stated otherwise); none may leave a rejection unhandled. One connection at a time:
+ * `connect()` is called again only after the previous connection's `closed` settled or
+ * `disconnect()` was called. Publishing, subscribing or unsubscribing while not connected
+ * rejects with an `AstarteError`. `publish()` calls are put on the wire in call order.
+ *
+ * The published conformance suite: `testTransportContract` of `@astarte-deno/device-sdk/plugin`.
  */
-export interface Transport {
+export interface Transport extends AsyncDisposable {
   /** Short identifier, e.g. `mqtt` or `memory`. */
   readonly name: string;
-  /** Registers the core's listener. Called once, before the first `connect()`. */
-  attach(listener: TransportListener): void;
-  /** Opens a session; resolves once the broker accepted it. */
+  /**
+   * Opens a connection; resolves once the broker accepted it, with the session-present flag
+   * and the connection's `closed` promise. Incoming messages go to `options.onMessage`.
+   */
   connect(options: TransportConnectOptions): Promise<TransportConnectResult>;
   /**
    * Publishes one message (never retained). Resolves when it is acknowledged at `qos`
@@ -106,4 +116,6 @@ export interface Transport {
    * complete, then dropped. Resolves when the transport holds no resources.
    */
   disconnect(options?: { readonly timeoutMs?: number }): Promise<void>;
+  /** Same as `disconnect()` with the transport's default timeout, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Store, StoredCredentials } from "../../../src/contracts/store.ts";
+import type { CredentialStore, StoredCredentials } from "../../../src/contracts/store.ts";
 import {
   checkCertificate,
   decodeSinglePemBlock,
@@ -29,10 +29,48 @@ import {
 } from "./pairing_client.ts";
 import { abortableSleep } from "./_request.ts";
 
-/** The part of a {@link Store} pairing uses. */
-export type CredentialsStore = Pick<Store, "loadCredentials" | "saveCredentials">;
+/**
+ * The part of a store pairing uses: its credentials capability (`CredentialStore`). A store without it
+ * (no `loadCredentials`/`saveCredentials`) is accepted: the credentials are then kept in memory
+ * for the life of the keeper, and each new process obtains a new certificate from Pairing.
+ */
+export type CredentialsStore = Partial<CredentialStore>;
 
-/** Where and how to reach Pairing; shared by the functions of this module. */
+/** The store's credentials capability, or one in memory when it has none. */
+function credentialStore(store: CredentialsStore): CredentialStore {
+  const { loadCredentials, saveCredentials } = store;
+  if (typeof loadCredentials === "function" && typeof saveCredentials === "function") {
+    return {
+      loadCredentials: loadCredentials.bind(store),
+      saveCredentials: saveCredentials.bind(store),
+    };
+  }
+  let kept: StoredCredentials | undefined;
+  return {
+    loadCredentials: () => Promise.resolve(kept && { ...kept }),
+    saveCredentials: (credentials) => {
+      kept = { ...credentials };
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * Where and how to reach Pairing; shared by the functions of this module.
+ *
+ * @example
+ * ```ts
+ * import type { PairingConnectionOptions } from "@astarte-deno/device-sdk";
+ * const pairing: PairingConnectionOptions = {
+ *   pairingUrl: "https://api.example.com/pairing",
+ *   realm: "myrealm",
+ *   deviceId: "ABEiM0RVZneImaq7zN3u_w",
+ *   timeoutMs: 5_000,
+ *   retry: { maxAttempts: 2 },
+ * };
+ * console.assert(pairing.allowInsecurePairing === undefined);
+ * ```
+ */
 export interface PairingConnectionOptions {
   /**
    * Pairing base URL, e.g. `https://api.example.com/pairing`. Plain `http:` is refused unless
@@ -71,7 +109,24 @@ export interface PairingConnectionOptions {
   readonly random?: () => number;
 }
 
-/** Options of {@link registerDevice}. */
+/**
+ * Options of {@link registerDevice}.
+ *
+ * @example
+ * ```ts
+ * import { registerDevice, type RegisterDeviceOptions } from "@astarte-deno/device-sdk";
+ * export async function register(jwt: string): Promise<string> {
+ *   const options: RegisterDeviceOptions = {
+ *     pairingUrl: "https://api.example.com/pairing",
+ *     realm: "myrealm",
+ *     deviceId: "ABEiM0RVZneImaq7zN3u_w",
+ *     jwt, // an agent JWT: expires, typically after an hour
+ *     initialIntrospection: { "com.example.GPS": { major: 0, minor: 1 } },
+ *   };
+ *   return await registerDevice(options);
+ * }
+ * ```
+ */
 export interface RegisterDeviceOptions extends PairingConnectionOptions {
   /** Agent JWT whose `a_pa` allows `POST agent/devices`. */
   readonly jwt: string;
@@ -81,7 +136,7 @@ export interface RegisterDeviceOptions extends PairingConnectionOptions {
    * When given, the new secret is saved here before the call resolves, replacing any stored
    * credentials (a new registration starts a new credentials lifecycle).
    */
-  readonly store?: CredentialsStore;
+  readonly store?: Partial<CredentialStore>;
 }
 
 /**
@@ -110,7 +165,7 @@ export async function registerDevice(options: RegisterDeviceOptions): Promise<st
     initialIntrospection: options.initialIntrospection,
     signal: options.signal,
   });
-  await options.store?.saveCredentials({ credentialsSecret: secret });
+  await options.store?.saveCredentials?.({ credentialsSecret: secret });
   return secret;
 }
 
@@ -293,6 +348,7 @@ interface Judged {
  */
 export class CredentialsKeeper {
   readonly #options: CredentialsKeeperOptions;
+  readonly #store: CredentialStore;
   readonly #secret: string;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -312,6 +368,7 @@ export class CredentialsKeeper {
       throw new TypeError("Cannot obtain transport credentials: the credentials secret is empty");
     }
     this.#options = options;
+    this.#store = credentialStore(options.store);
     this.#secret = secret;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? abortableSleep;
@@ -338,13 +395,13 @@ export class CredentialsKeeper {
    */
   renewIfDue(signal?: AbortSignal): Promise<number | undefined> {
     return this.#exclusive(async () => {
-      const stored = await this.#options.store.loadCredentials();
+      const stored = await this.#store.loadCredentials();
       const judged = await this.#judge(stored);
       if (judged.verdict === "discard") return undefined;
       if (judged.verdict === "reuse") return judged.renewAt;
       using client = this.#client();
       const issued = await this.#required(() => this.#issue(client, signal), signal);
-      await this.#options.store.saveCredentials({
+      await this.#store.saveCredentials({
         credentialsSecret: this.#secret,
         ...issued,
         ...(stored?.brokerUrl !== undefined && { brokerUrl: stored.brokerUrl }),
@@ -360,7 +417,7 @@ export class CredentialsKeeper {
   }
 
   async #obtain(request: CredentialsKeeperRequest): Promise<KeptCredentials> {
-    const { store } = this.#options;
+    const store = this.#store;
     const { signal } = request;
     const secret = this.#secret;
     const stored = await store.loadCredentials();

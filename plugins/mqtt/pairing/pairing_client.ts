@@ -13,7 +13,16 @@ import { abortableSleep, sendWithRetry } from "./_request.ts";
 export { PairingError, type PairingErrorKind, type PairingErrorOptions } from "./pairing_error.ts";
 export { parseBrokerUrl, parsePairingTimestamp } from "./_parse.ts";
 
-/** Retry policy for retryable failures (408, 425, 429, 5xx, network, timeouts). */
+/**
+ * Retry policy for retryable failures (408, 425, 429, 5xx, network, timeouts).
+ *
+ * @example
+ * ```ts
+ * import type { PairingRetryOptions } from "@astarte-deno/device-sdk";
+ * const retry: PairingRetryOptions = { maxAttempts: 6, initialDelayMs: 1_000, maxDelayMs: 30_000 };
+ * console.assert(retry.maxAttempts === 6);
+ * ```
+ */
 export interface PairingRetryOptions {
   /**
    * Total attempts per call, the first included.
@@ -96,7 +105,19 @@ export interface PairingRequestOptions {
   readonly maxAttempts?: number;
 }
 
-/** Interface versions declared at registration, keyed by interface name. */
+/**
+ * Interface versions declared at registration, keyed by interface name.
+ *
+ * @example
+ * ```ts
+ * import type { InitialIntrospection } from "@astarte-deno/device-sdk";
+ * const introspection: InitialIntrospection = {
+ *   "com.example.GPS": { major: 0, minor: 1 },
+ *   "org.astarte-platform.genericsensors.Values": { major: 1, minor: 0 },
+ * };
+ * console.assert(Object.keys(introspection).length === 2);
+ * ```
+ */
 export type InitialIntrospection = Readonly<
   Record<string, { readonly major: number; readonly minor: number }>
 >;

@@ -5,7 +5,19 @@
  */
 import { AstarteError } from "../../../src/errors.ts";
 
-/** Which Pairing failure a {@link PairingError} reports. */
+/**
+ * Which Pairing failure a {@link PairingError} reports.
+ *
+ * @example
+ * ```ts
+ * import { PairingError, type PairingErrorKind } from "@astarte-deno/device-sdk";
+ * function advice(kind: PairingErrorKind): string {
+ *   return kind === "unauthorized" ? "get a fresh JWT (they expire)" : `pairing failed: ${kind}`;
+ * }
+ * const error = new PairingError("unauthorized", "Invalid JWT", { status: 401 });
+ * console.assert(advice(error.kind).startsWith("get a fresh JWT"));
+ * ```
+ */
 export type PairingErrorKind =
   /** HTTP 401: missing or invalid JWT / credentials secret. Permanent. */
   | "unauthorized"
