@@ -11,7 +11,7 @@ import { createCodec } from "./codec/mod.ts";
 import { resolveMapping } from "./codec/_checks.ts";
 import { AstarteError, ValidationError } from "./errors.ts";
 import { type Interface, parseInterface } from "./interface/interface.ts";
-import type { Store } from "./contracts/store.ts";
+import { type CompleteStore, completeStore } from "./contracts/complete_store.ts";
 import type { AstarteObject, AstarteValue, ReceivedValue } from "./codec/values.ts";
 import {
   Channel,
@@ -32,6 +32,7 @@ import type {
   DisconnectOptions,
   DisconnectReason,
   DisconnectResult,
+  Logger,
   SendOptions,
   SendResult,
   SendStatus,
@@ -42,7 +43,10 @@ import { type IncomingData, IncomingDispatcher } from "./session/incoming.ts";
 import { DEFAULT_DISCONNECT_TIMEOUT_MS, Session } from "./session/session.ts";
 import { MemoryStore } from "./memory_store.ts";
 import { baseTopic, dataTopic } from "./session/protocol.ts";
+import { assertMessageFits } from "./session/message_size.ts";
 import { assertDeviceId, assertRealmName } from "./device_id.ts";
+import { deviceLogger, logReported } from "./session/log.ts";
+import { CallOrder, type HandOff } from "./session/call_order.ts";
 
 export type { IncomingData } from "./session/incoming.ts";
 
@@ -78,7 +82,8 @@ export class Device implements AsyncDisposable {
   readonly codec: Codec;
 
   readonly #interfaces = new Map<string, Interface>();
-  readonly #store: Store;
+  /** The application's store (or a `MemoryStore`), missing capabilities served from memory. */
+  readonly #store: CompleteStore;
   readonly #ownsStore: boolean;
   readonly #now: () => number;
   readonly #base: string;
@@ -90,6 +95,8 @@ export class Device implements AsyncDisposable {
   readonly #disconnected = new ListenerSet<DisconnectReason>((e) => this.#reportListenerError(e));
   readonly #data = new ListenerSet<IncomingData>((e) => this.#reportListenerError(e));
   readonly #errors = new ListenerSet<AstarteError>(() => {});
+  /** The `logger` option, wrapped (see `deviceLogger`): silent when none was given. */
+  readonly #log: Logger;
   readonly #states = new ListenerSet<ConnectionState>((e) => this.#reportListenerError(e));
   readonly #channels = new Set<Channel<IncomingData>>();
   readonly #incomingCapacity: number;
@@ -98,12 +105,11 @@ export class Device implements AsyncDisposable {
   #initialized = false;
   /** Whether `connect()` was ever called (a `discard` sample before it is refused). */
   #connectCalled = false;
-  /** Calls waiting for their turn to be handed to the session (see `#submit`). */
-  #turns: Turn[] = [];
-  #turnHead = 0;
-  #handing = false;
-  /** Results of the sends handed to the session and not settled yet. */
-  readonly #unsettled = new Set<Promise<unknown>>();
+  /** Hands calls to the session in call order (see `CallOrder`). */
+  readonly #order = new CallOrder({
+    loaded: () => this.#initialized,
+    load: () => this.#init(),
+  });
 
   /**
    * Creates a device. Nothing touches the network or the store until `connect()` or a send.
@@ -118,12 +124,21 @@ export class Device implements AsyncDisposable {
     assertRealmName(options.realm);
     this.deviceId = options.deviceId;
     this.realm = options.realm;
+    this.#log = deviceLogger(options.logger, `astarte ${options.deviceId}`, [
+      options.credentialsSecret,
+    ]);
     this.#base = baseTopic(options.realm, options.deviceId);
     this.#now = options.now ?? Date.now;
     this.#ownsStore = options.store === undefined;
-    this.#store = options.store ?? new MemoryStore({
+    const memory = {
       sampleCapacity: Math.max(1, options.volatileCapacity ?? 10_000),
-      onError: (error) => this.#report(error),
+      onError: (error: AstarteError) => this.#report(error),
+    };
+    // A capability the store lacks is kept in memory (see `Store`); a half-implemented one
+    // throws a TypeError here.
+    this.#store = completeStore(options.store ?? new MemoryStore(memory), {
+      sampleCapacity: memory.sampleCapacity,
+      report: memory.onError,
     });
     this.#incomingCapacity = checkCapacity(
       "incomingCapacity",
@@ -163,7 +178,8 @@ export class Device implements AsyncDisposable {
       onConnected: (info) => this.#connected.emit(info),
       onDisconnected: (reason) => this.#disconnected.emit(reason),
       onStateChange: (state) => this.#states.emit(state),
-      report: (error) => this.#report(error),
+      report: (error, reported) => this.#report(error, reported),
+      log: this.#log,
     });
     for (const json of options.interfaces ?? []) this.#addLocal(parseInterface(json));
   }
@@ -259,7 +275,9 @@ export class Device implements AsyncDisposable {
     for (const channel of this.#channels) channel.push(data);
   }
 
-  #report(error: AstarteError): void {
+  /** Reports through `onError`, and logs the error unless the caller already did. */
+  #report(error: AstarteError, options?: { readonly logged?: boolean }): void {
+    if (!options?.logged) logReported(this.#log, error);
     this.#errors.emit(error);
   }
 
@@ -372,14 +390,10 @@ export class Device implements AsyncDisposable {
     this.#connectCalled = true;
     // Through the call order, so that a disconnect() called just before it comes first.
     return new Promise<void>((resolve, reject) => {
-      this.#turns.push({
-        needsInit: false,
-        run: () => {
-          this.#session.connect({ signal: options.signal, timeoutMs: options.timeout })
-            .then(resolve, reject);
-        },
+      this.#order.enqueue(() => {
+        this.#session.connect({ signal: options.signal, timeoutMs: options.timeout })
+          .then(resolve, reject);
       });
-      this.#pump();
     });
   }
 
@@ -419,15 +433,14 @@ export class Device implements AsyncDisposable {
         started = true;
         clearTimeout(timer);
         signal?.removeEventListener("abort", start);
-        const before = [...this.#unsettled];
+        const before = this.#order.unsettled();
         this.#session.disconnect({ deadline, signal, before, since }).then(resolve, reject);
       };
       // Its turn comes once every earlier call was handed over. A turn held up past the
       // deadline (a store that does not answer) does not hold the disconnection up.
       if (timeoutMs <= MAX_TIMER_MS) timer = setTimeout(start, timeoutMs);
       signal?.addEventListener("abort", start, { once: true });
-      this.#turns.push({ needsInit: false, run: start });
-      this.#pump();
+      this.#order.enqueue(start);
     });
   }
 
@@ -435,70 +448,11 @@ export class Device implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.disconnect();
     for (const channel of [...this.#channels]) channel.close();
-    if (this.#ownsStore) await this.#store.close();
+    if (this.#ownsStore) await this.#store[Symbol.asyncDispose]();
   }
 
   // ---------------------------------------------------------------------------------------
   // Sending
-
-  /**
-   * Hands a call to the session in call order: at once when nothing waits before it and the
-   * persisted state is loaded, otherwise through the queue of turns. `handOff` starts the call
-   * and returns its result and, optionally, what later calls must wait for (a property's store
-   * write, whose outcome decides theirs).
-   */
-  #submit<T>(handOff: () => HandOff<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#turns.push({
-        needsInit: true,
-        run: (initFailure) => {
-          if (initFailure) return reject(initFailure.error);
-          let handed: HandOff<T>;
-          try {
-            handed = handOff();
-          } catch (error) {
-            return reject(error);
-          }
-          const { result } = handed;
-          this.#unsettled.add(result);
-          const settled = () => this.#unsettled.delete(result);
-          result.then(settled, settled);
-          result.then(resolve, reject);
-          return handed.gate;
-        },
-      });
-      this.#pump();
-    });
-  }
-
-  #pump(): void {
-    if (this.#handing) return;
-    this.#handing = true;
-    void this.#handTurns();
-  }
-
-  /** Runs the turns in order; synchronous as long as no turn has to wait. */
-  async #handTurns(): Promise<void> {
-    try {
-      while (this.#turnHead < this.#turns.length) {
-        const turn = this.#turns[this.#turnHead++] as Turn;
-        let initFailure: { error: unknown } | undefined;
-        if (turn.needsInit && !this.#initialized) {
-          try {
-            await this.#init();
-          } catch (error) {
-            initFailure = { error };
-          }
-        }
-        const gate = turn.run(initFailure);
-        if (gate) await gate.catch(() => {});
-      }
-    } finally {
-      this.#turns = [];
-      this.#turnHead = 0;
-      this.#handing = false;
-    }
-  }
 
   /**
    * Sends a value on an individual device-owned interface: a datastream sample, or a property
@@ -530,7 +484,7 @@ export class Device implements AsyncDisposable {
     const sample = this.codec.encodeIndividual(interfaceName, path, value, options.timestamp);
     this.#checkMessageSize(sample);
     if (sample.interface.type === "properties") {
-      return { status: await this.#submit(() => this.#handOffProperty(sample)) };
+      return { status: await this.#order.submit(() => this.#handOffProperty(sample)) };
     }
     return { status: await this.#submitSample(sample) };
   }
@@ -570,7 +524,7 @@ export class Device implements AsyncDisposable {
     }
     const sample = this.codec.encodeIndividual(interfaceName, path, value);
     this.#checkMessageSize(sample);
-    return { status: await this.#submit(() => this.#handOffProperty(sample)) };
+    return { status: await this.#order.submit(() => this.#handOffProperty(sample)) };
   }
 
   /**
@@ -618,29 +572,12 @@ export class Device implements AsyncDisposable {
       );
     }
     const producedAt = this.#now();
-    return this.#submit(() => ({ result: this.#session.sendSample(sample, producedAt) }));
+    return this.#order.submit(() => ({ result: this.#session.sendSample(sample, producedAt) }));
   }
 
-  /**
-   * FIX (checklist 13): the broker refuses messages above 65 535 bytes, although values of up
-   * to 65 536 bytes are valid. Refuse them here: a publish the transport rejects would stay
-   * pending forever (a property retried at every handshake, a sample blocking its queue).
-   */
+  /** Refuses a sample whose MQTT message the broker would refuse (see `assertMessageFits`). */
   #checkMessageSize(sample: EncodedSample): void {
-    const topic = dataTopic(this.#base, sample.interface.name, sample.path);
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: the common case needs no encoding (an
-    // encode per send showed in the send profile).
-    if (8 + 3 * topic.length + sample.payload.length <= MAX_MESSAGE_BYTES) return;
-    const remaining = 2 + UTF8.encode(topic).length + (sample.mapping.qos > 0 ? 2 : 0) +
-      sample.payload.length;
-    const size = 1 + (remaining < 128 ? 1 : remaining < 16_384 ? 2 : 3) + remaining;
-    if (size <= MAX_MESSAGE_BYTES) return;
-    throw new ValidationError({
-      interfaceName: sample.interface.name,
-      path: sample.path,
-      expected: `an MQTT message of at most ${MAX_MESSAGE_BYTES} bytes`,
-      rule: `the message would be ${size} bytes (payload ${sample.payload.length})`,
-    });
+    assertMessageFits(dataTopic(this.#base, sample.interface.name, sample.path), sample);
   }
 
   /** Caches a property set (store first), then hands it to the session. */
@@ -691,7 +628,7 @@ export class Device implements AsyncDisposable {
     }
     const mapping = resolveMapping(iface, path); // mapping-not-found lists the endpoints
     if (!mapping.allowUnset) throw fail("a mapping with allow_unset", "unset is not allowed");
-    const status = await this.#submit((): HandOff<SendStatus> => {
+    const status = await this.#order.submit((): HandOff<SendStatus> => {
       const current = this.#properties.get("device", interfaceName, path);
       if (!current || current.record.state === "pending-unset") {
         return { result: Promise.resolve("unchanged") };
@@ -726,25 +663,8 @@ export class Device implements AsyncDisposable {
   }
 }
 
-/** Largest MQTT message (fixed header included) the Astarte broker accepts (spec 4.1). */
-const MAX_MESSAGE_BYTES = 65_535;
-const UTF8 = new TextEncoder();
 /** Longest delay `setTimeout` honours. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-/** A call waiting for its turn to be handed to the session. */
-interface Turn {
-  /** Whether the device must have loaded its persisted state first. */
-  readonly needsInit: boolean;
-  /** Hands the call over; returns what the next turn must wait for, if anything. */
-  run(initFailure?: { readonly error: unknown }): Promise<unknown> | void;
-}
-
-/** A call handed to the session: its result, and what later calls must wait for. */
-interface HandOff<T> {
-  readonly result: Promise<T>;
-  readonly gate?: Promise<unknown>;
-}
 
 function isPromiseLike(value: unknown): boolean {
   return (typeof value === "object" || typeof value === "function") && value !== null &&

@@ -7,9 +7,19 @@
 import type { Codec, CodecChoice } from "./codec/types.ts";
 import type { Store } from "./contracts/store.ts";
 import type { Transport } from "./contracts/transport.ts";
-import type { SessionOptions } from "./types.ts";
+import type { Logger, SessionOptions } from "./types.ts";
 
-/** Options of the default MQTT transport (used when no `transport` is given). */
+/**
+ * Options of the default MQTT transport (used when no `transport` is given).
+ *
+ * @example Trust the dev server's CA
+ * ```ts
+ * import type { DefaultTransportOptions } from "@astarte-deno/device-sdk";
+ * const pem = "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n";
+ * const mqtt: DefaultTransportOptions = { ca: pem, keepAliveSeconds: 60, pairingTimeoutMs: 5_000 };
+ * console.assert(mqtt.insecureSkipVerify === undefined);
+ * ```
+ */
 export interface DefaultTransportOptions {
   /** Custom CA certificates (PEM) for the Pairing API and the broker. */
   readonly ca?: string | readonly string[];
@@ -30,7 +40,24 @@ export interface DefaultTransportOptions {
   readonly keepAliveSeconds?: number;
 }
 
-/** Options of {@link Device}. */
+/**
+ * Options of {@link Device}.
+ *
+ * @example A device with tuned reconnection and a logger
+ * ```ts
+ * import { Device, type DeviceOptions } from "@astarte-deno/device-sdk";
+ * const options: DeviceOptions = {
+ *   deviceId: "ABEiM0RVZneImaq7zN3u_w",
+ *   realm: "myrealm",
+ *   credentialsSecret: "the secret from registration",
+ *   pairingUrl: "https://api.example.com/pairing",
+ *   session: { connectTimeoutMs: 10_000, backoff: { maxDelayMs: 30_000 } },
+ *   logger: console,
+ * };
+ * await using device = new Device(options); // nothing touches the network before connect()
+ * console.assert(device.state === "disconnected");
+ * ```
+ */
 export interface DeviceOptions {
   /** 22-character device id. */
   readonly deviceId: string;
@@ -70,6 +97,11 @@ export interface DeviceOptions {
   readonly now?: () => number;
   /** Random source in [0, 1) for back-off jitter. @default Math.random */
   readonly random?: () => number;
+  /**
+   * Where the device writes what it does (state changes, handshake steps, retries with their
+   * reason and delay, discards, permanent errors); `console` fits. @default silent
+   */
+  readonly logger?: Logger;
 }
 
 /**

@@ -6,7 +6,16 @@
  */
 import type { AstarteError } from "./errors.ts";
 
-/** Connection state of a {@link Device}. */
+/**
+ * Connection state of a {@link Device}.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionState } from "@astarte-deno/device-sdk";
+ * const online = (state: ConnectionState): boolean => state === "connected";
+ * console.assert(!online("backoff") && online("connected"));
+ * ```
+ */
 export type ConnectionState =
   /** Not connected and not trying to. */
   | "disconnected"
@@ -19,7 +28,16 @@ export type ConnectionState =
   /** Connection lost; waiting before the next attempt. */
   | "backoff";
 
-/** What happened to a sample or property change. */
+/**
+ * What happened to a sample or property change.
+ *
+ * @example
+ * ```ts
+ * import type { SendStatus } from "@astarte-deno/device-sdk";
+ * const kept = (status: SendStatus): boolean => status === "stored" || status === "queued";
+ * console.assert(kept("stored") && !kept("discarded"));
+ * ```
+ */
 export type SendStatus =
   /** Acknowledged by the broker at the mapping's QoS (written to the socket for QoS 0). */
   | "delivered"
@@ -32,19 +50,52 @@ export type SendStatus =
   /** Property already had this value: nothing was sent. */
   | "unchanged";
 
-/** Outcome of {@link Device.send}, {@link Device.sendAggregate} and {@link Device.unsetProperty}. */
+/**
+ * Outcome of {@link Device.send}, {@link Device.sendAggregate} and {@link Device.unsetProperty}.
+ *
+ * @example
+ * ```ts
+ * import type { Device, SendResult } from "@astarte-deno/device-sdk";
+ * export async function report(device: Device, celsius: number): Promise<SendResult> {
+ *   const result = await device.send("org.example.Values", "/room/value", celsius);
+ *   if (result.status === "discarded") console.warn("offline: reading dropped");
+ *   return result;
+ * }
+ * ```
+ */
 export interface SendResult {
   /** What happened. */
   readonly status: SendStatus;
 }
 
-/** Options of a data send. */
+/**
+ * Options of a data send.
+ *
+ * @example
+ * ```ts
+ * import type { SendOptions } from "@astarte-deno/device-sdk";
+ * const measuredAt: SendOptions = { timestamp: new Date("2026-01-01T12:00:00Z") };
+ * console.assert(measuredAt.timestamp?.getUTCHours() === 12);
+ * ```
+ */
 export interface SendOptions {
   /** Explicit timestamp; required exactly when the mapping has `explicit_timestamp`. */
   readonly timestamp?: Date;
 }
 
-/** Why the device went offline. */
+/**
+ * Why the device went offline.
+ *
+ * @example
+ * ```ts
+ * import type { Device, DisconnectReason } from "@astarte-deno/device-sdk";
+ * export function watchDisconnections(device: Device): void {
+ *   device.onDisconnected((reason: DisconnectReason) => {
+ *     if (!reason.requested) console.warn(`connection lost: ${reason.error?.message}`);
+ *   });
+ * }
+ * ```
+ */
 export interface DisconnectReason {
   /** `requested` after {@link Device.disconnect}; otherwise the error that ended the session. */
   readonly error?: AstarteError;
@@ -114,7 +165,20 @@ export interface DisconnectResult {
   readonly discarded: number;
 }
 
-/** Information passed to `onConnected` listeners. */
+/**
+ * Information passed to `onConnected` listeners.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectedInfo, Device } from "@astarte-deno/device-sdk";
+ * export function watchHandshakes(device: Device): void {
+ *   device.onConnected(({ fullSync, sessionPresent }: ConnectedInfo) => {
+ *     const sync = fullSync ? "full" : "light";
+ *     console.log(`connected (${sync} sync, session kept: ${sessionPresent})`);
+ *   });
+ * }
+ * ```
+ */
 export interface ConnectedInfo {
   /** Whether the broker kept the previous session. */
   readonly sessionPresent: boolean;
@@ -122,7 +186,20 @@ export interface ConnectedInfo {
   readonly fullSync: boolean;
 }
 
-/** Reconnection and delivery tuning of a device session. */
+/**
+ * Reconnection and delivery tuning of a device session.
+ *
+ * @example Give up sooner on a realm that kicks the device
+ * ```ts
+ * import type { SessionOptions } from "@astarte-deno/device-sdk";
+ * const session: SessionOptions = {
+ *   maxConsecutiveKicks: 3,
+ *   connectTimeoutMs: 15_000,
+ *   disconnectTimeoutMs: 2_000,
+ * };
+ * console.assert(session.stableAfterMs === undefined); // the default, 60 s, applies
+ * ```
+ */
 export interface SessionOptions {
   /** Back-off between connection attempts. */
   readonly backoff?: BackoffOptions;
@@ -148,7 +225,16 @@ export interface SessionOptions {
   readonly connectTimeoutMs?: number;
 }
 
-/** Back-off settings. */
+/**
+ * Back-off settings.
+ *
+ * @example
+ * ```ts
+ * import type { BackoffOptions } from "@astarte-deno/device-sdk";
+ * const backoff: BackoffOptions = { initialDelayMs: 500, maxDelayMs: 30_000, jitter: 0.2 };
+ * console.assert(backoff.maxDelayMs! > backoff.initialDelayMs!);
+ * ```
+ */
 export interface BackoffOptions {
   /** Delay before the second attempt, in ms. @default 1000 */
   readonly initialDelayMs?: number;
@@ -156,4 +242,40 @@ export interface BackoffOptions {
   readonly maxDelayMs?: number;
   /** Relative jitter: the delay is multiplied by a factor in [1 - jitter, 1 + jitter]. @default 0.5 */
   readonly jitter?: number;
+}
+
+/**
+ * Where a device writes what it is doing: the shape of `console`, so `console` itself fits.
+ * Each call gets one line of text, prefixed with the device id; no line ever holds a secret
+ * (JWT, credentials secret, private key). A logger that throws is ignored.
+ *
+ * - `info`: connection state changes;
+ * - `debug`: handshake steps (subscriptions, introspection, emptyCache, properties, purge);
+ * - `warn`: retries with their reason and delay, discarded or dropped data (counted), and the
+ *   other errors reported through `onError` that retrying can fix;
+ * - `error`: permanent errors (the device stops reconnecting, or retrying cannot help).
+ *
+ * @example Log to the console, or keep the lines of a test
+ * ```ts
+ * import type { Logger } from "@astarte-deno/device-sdk";
+ * const lines: string[] = [];
+ * const recording: Logger = {
+ *   debug: (line) => lines.push(`debug ${line}`),
+ *   info: (line) => lines.push(`info ${line}`),
+ *   warn: (line) => lines.push(`warn ${line}`),
+ *   error: (line) => lines.push(`error ${line}`),
+ * };
+ * const toConsole: Logger = console;
+ * console.assert(typeof recording.info === "function" && typeof toConsole.warn === "function");
+ * ```
+ */
+export interface Logger {
+  /** Details: the steps of a handshake. */
+  debug(message: string): void;
+  /** Connection state changes. */
+  info(message: string): void;
+  /** Retries, discarded data, recoverable errors. */
+  warn(message: string): void;
+  /** Permanent errors. */
+  error(message: string): void;
 }

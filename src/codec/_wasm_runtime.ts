@@ -222,48 +222,24 @@ function fingerprint(bytes: Uint8Array): number {
  * @returns the table bytes
  */
 export function buildTable(iface: Interface): Uint8Array {
-  const root = newNode();
-  const templates = iface.mappings.map((m) =>
-    m.endpoint.split("/").slice(1).map((level) => level.startsWith("%{") ? null : level)
-  );
-  templates.forEach((levels, i) => insert(root, levels, levels.length).value = i + 1);
-  let flags = iface.type === "properties" ? F_PROPERTIES : 0;
-  if (iface.aggregation === "object") {
-    flags |= F_OBJECT;
-    const levels = templates[0]!;
-    insert(root, levels, levels.length - 1).object = true;
-    if (levels.length === 1) flags |= F_DEPTH1;
-  }
-
-  const strings: Uint8Array[] = [];
-  let stringBytes = 0;
-  const stringOffsets = new Map<string, number>();
-  const intern = (text: string): number => {
-    let at = stringOffsets.get(text);
-    if (at === undefined) {
-      at = stringBytes;
-      const bytes = encoder.encode(text);
-      strings.push(bytes);
-      stringBytes += bytes.length;
-      stringOffsets.set(text, at);
-    }
-    return at;
-  };
-  const keyOffsets = templates.map((levels) => intern(levels[levels.length - 1] ?? ""));
+  const { root, templates, flags } = endpointTrie(iface);
+  const strings = new StringPool();
+  const keyOffsets = templates.map((levels) => strings.intern(levels[levels.length - 1] ?? ""));
   const nodes: BuildNode[] = [];
   const visit = (node: BuildNode): void => {
     nodes.push(node);
     for (const [literal, child] of node.literals) {
-      intern(literal);
+      strings.intern(literal);
       visit(child);
     }
     if (node.param !== undefined) visit(node.param);
   };
   visit(root);
 
+  // Layout: header (16 bytes), one 8-byte entry per mapping, the strings, then the nodes.
   const mappingsAt = 16;
   const stringsAt = mappingsAt + 8 * iface.mappings.length;
-  let size = (stringsAt + stringBytes + 3) & ~3;
+  let size = (stringsAt + strings.length + 3) & ~3;
   for (const node of nodes) {
     node.offset = size;
     size += 16 + 16 * node.literals.size;
@@ -282,28 +258,82 @@ export function buildTable(iface: Interface): Uint8Array {
     view.setUint16(at + 2, (levels[levels.length - 1] ?? "").length, true);
     view.setUint32(at + 4, stringsAt + keyOffsets[i]!, true);
   });
-  let at = stringsAt;
-  for (const bytes of strings) {
-    table.set(bytes, at);
-    at += bytes.length;
+  strings.writeTo(table, stringsAt);
+  for (const node of nodes) writeNode(view, node, stringsAt, strings);
+  return table;
+}
+
+/** The endpoint trie of an interface, its endpoint templates (null: parameter) and flags. */
+function endpointTrie(iface: Interface): {
+  readonly root: BuildNode;
+  readonly templates: (string | null)[][];
+  readonly flags: number;
+} {
+  const root = newNode();
+  const templates = iface.mappings.map((m) =>
+    m.endpoint.split("/").slice(1).map((level) => level.startsWith("%{") ? null : level)
+  );
+  templates.forEach((levels, i) => insert(root, levels, levels.length).value = i + 1);
+  let flags = iface.type === "properties" ? F_PROPERTIES : 0;
+  if (iface.aggregation === "object") {
+    flags |= F_OBJECT;
+    const levels = templates[0]!;
+    insert(root, levels, levels.length - 1).object = true;
+    if (levels.length === 1) flags |= F_DEPTH1;
   }
-  for (const node of nodes) {
-    let p = node.offset;
-    view.setUint32(p, node.value, true);
-    view.setUint32(p + 4, node.object ? 1 : 0, true);
-    view.setUint32(p + 8, node.param?.offset ?? 0, true);
-    view.setUint32(p + 12, node.literals.size, true);
-    p += 16;
-    for (const [literal, child] of node.literals) {
-      const bytes = encoder.encode(literal);
-      view.setUint32(p, fingerprint(bytes), true);
-      view.setUint32(p + 4, bytes.length, true);
-      view.setUint32(p + 8, stringsAt + stringOffsets.get(literal)!, true);
-      view.setUint32(p + 12, child.offset, true);
-      p += 16;
+  return { root, templates, flags };
+}
+
+/** The UTF-8 strings of a table, each stored once; offsets are relative to the pool. */
+class StringPool {
+  readonly #parts: Uint8Array[] = [];
+  readonly #offsets = new Map<string, number>();
+  /** Total bytes. */
+  length = 0;
+
+  /** Adds `text` unless present; returns its offset. */
+  intern(text: string): number {
+    let at = this.#offsets.get(text);
+    if (at === undefined) {
+      at = this.length;
+      const bytes = encoder.encode(text);
+      this.#parts.push(bytes);
+      this.length += bytes.length;
+      this.#offsets.set(text, at);
+    }
+    return at;
+  }
+
+  /** Offset of an interned string. */
+  offsetOf(text: string): number {
+    return this.#offsets.get(text)!;
+  }
+
+  /** Copies the pool into `table` at `at`. */
+  writeTo(table: Uint8Array, at: number): void {
+    for (const bytes of this.#parts) {
+      table.set(bytes, at);
+      at += bytes.length;
     }
   }
-  return table;
+}
+
+/** Writes one trie node at its offset: value, object flag, parameter child, literal children. */
+function writeNode(view: DataView, node: BuildNode, stringsAt: number, strings: StringPool): void {
+  let p = node.offset;
+  view.setUint32(p, node.value, true);
+  view.setUint32(p + 4, node.object ? 1 : 0, true);
+  view.setUint32(p + 8, node.param?.offset ?? 0, true);
+  view.setUint32(p + 12, node.literals.size, true);
+  p += 16;
+  for (const [literal, child] of node.literals) {
+    const bytes = encoder.encode(literal);
+    view.setUint32(p, fingerprint(bytes), true);
+    view.setUint32(p + 4, bytes.length, true);
+    view.setUint32(p + 8, stringsAt + strings.offsetOf(literal), true);
+    view.setUint32(p + 12, child.offset, true);
+    p += 16;
+  }
 }
 
 // Payloads are copied out of WASM memory into pooled chunks, like the Node.js Buffer pool that

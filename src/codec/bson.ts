@@ -1,20 +1,21 @@
 /**
- * BSON payloads of Astarte data messages (spec 5.5-5.8), on top of `npm:bson`.
+ * BSON payloads of Astarte data messages (protocol reference §5.5-5.8), on top of `npm:bson`.
  *
  * Encoding is driven by the mapping type, never by the JavaScript runtime value: a generic BSON
  * library writes an integral number as int32, so a `double` 25 must be wrapped in `Double` to go
  * out as `0x01`, a `longinteger` in `Long` to go out as `0x12`, and so on.
  *
  * Decoding reads the payload with a strict BSON reader (only the element types of the protocol,
- * unique keys), follows the rule order of the server's payload decoder (spec 5.6), and checks
+ * unique keys), follows the rule order of the server's payload decoder (protocol reference §5.6), and checks
  * every received value with the rules of values sent (`validate.ts`): one rule set for both
- * directions. {@link decodeValue} (device side) and {@link decodeDeviceValue} (test servers)
- * run the same check and differ only in the error they throw.
+ * directions. {@link decodeValue} (device side) and the test servers' server-side decoding
+ * (`testing/_server_bson.ts`) run the same check, {@link receive}, and differ only in the error
+ * they throw.
  *
  * @module
  */
 import { Binary, BSON, Double, Int32, Long } from "bson";
-import { AstarteError, describeValue, MalformedMessageError } from "../errors.ts";
+import { describeValue, MalformedMessageError } from "../errors.ts";
 import type { Mapping } from "../interface/interface.ts";
 import {
   isSizeRule,
@@ -54,7 +55,7 @@ function scalarToBson(type: AstarteScalarType, value: unknown): unknown {
 
 /**
  * Converts a validated value to the `npm:bson` representation that serialises with the BSON type
- * of the mapping type (spec 5.7 "Send" column).
+ * of the mapping type (protocol reference §5.7 "Send" column).
  */
 function toBson(type: AstarteType, value: unknown): unknown {
   const itemType = ITEM_TYPE[type];
@@ -165,7 +166,7 @@ function malformed(
 const UNSET: DecodedEnvelope = Object.freeze({ value: undefined, unset: true });
 
 /**
- * Decodes the envelope of a received data payload with the server decoder's rules (spec 5.6),
+ * Decodes the envelope of a received data payload with the server decoder's rules (protocol reference §5.6),
  * in order:
  *
  * 1. a zero-length payload is an unset;
@@ -319,8 +320,22 @@ function fromBson(
   }
 }
 
-/** A received value that breaks a rule. `size` marks the server's `value_size_exceeded`. */
-class Refusal {
+/**
+ * A received value that breaks a rule, as {@link receive} reports it.
+ *
+ * @example
+ * ```ts
+ * import { receive, ValueRefusal } from "./bson.ts";
+ * const result = receive("integer", "7");
+ * console.assert(result instanceof ValueRefusal && !result.size);
+ * ```
+ */
+export class ValueRefusal {
+  /**
+   * @param rule the broken rule, in words
+   * @param size whether the whole value is over a size limit (a string or blob over 65 536
+   * bytes, an array over 1024 items), which the server reports as `value_size_exceeded`
+   */
   constructor(readonly rule: string, readonly size: boolean) {}
 }
 
@@ -333,18 +348,21 @@ function receiveScalar(
   const value = fromBson(type, raw);
   const at = item === undefined ? "" : `item ${item} `;
   if (value === WRONG_TYPE) {
-    return new Refusal(
+    return new ValueRefusal(
       `expected ${expected}, ${at}must be BSON ${ACCEPTED_BSON[type]} (got ${describeBson(raw)})`,
       false,
     );
   }
   if (value === BAD_UTF8) {
-    return new Refusal(`expected ${expected}, ${at}${RULES.invalidUtf8} (got BSON binary)`, false);
+    return new ValueRefusal(
+      `expected ${expected}, ${at}${RULES.invalidUtf8} (got BSON binary)`,
+      false,
+    );
   }
   const rule = scalarRule(type, value);
   if (rule === undefined) return value;
   // As on the server, a bad item (even an oversized one) is not a size error of the array.
-  return new Refusal(
+  return new ValueRefusal(
     `expected ${expected}, ${at}${rule} (got ${describeValue(value)})`,
     item === undefined && isSizeRule(rule),
   );
@@ -352,26 +370,40 @@ function receiveScalar(
 
 /**
  * The one check of received values, shared by the device ({@link decodeValue}) and the test
- * servers ({@link decodeDeviceValue}): accepted BSON types, then the rules of values sent
- * (`scalarRule`, the item limit of arrays).
+ * servers (which turn a refusal into the device error the server records): accepted BSON types,
+ * then the rules of values sent (`scalarRule`, the item limit of arrays). Never throws.
+ *
+ * @param type the mapping type
+ * @param raw the raw `npm:bson` value from {@link decodeEnvelope}
+ * @returns the decoded value, or the refusal
+ *
+ * @example
+ * ```ts
+ * import { Int32 } from "bson";
+ * import { receive } from "./bson.ts";
+ * console.assert(receive("double", new Int32(3)) === 3); // int32 accepted for double
+ * ```
  */
-function receive(type: AstarteType, raw: unknown): ReceivedValue | Refusal {
+export function receive(type: AstarteType, raw: unknown): ReceivedValue | ValueRefusal {
   const itemType = ITEM_TYPE[type];
   if (itemType === undefined) {
     return receiveScalar(type, type as AstarteScalarType, raw, undefined) as
       | ReceivedValue
-      | Refusal;
+      | ValueRefusal;
   }
   if (!Array.isArray(raw)) {
-    return new Refusal(`expected ${type}, must be a BSON array (got ${describeBson(raw)})`, false);
+    return new ValueRefusal(
+      `expected ${type}, must be a BSON array (got ${describeBson(raw)})`,
+      false,
+    );
   }
   if (raw.length > VALUE_LIMITS.maxArrayItems) {
-    return new Refusal(`expected ${type}, ${RULES.arraySize} (got ${raw.length})`, true);
+    return new ValueRefusal(`expected ${type}, ${RULES.arraySize} (got ${raw.length})`, true);
   }
   const out = new Array<unknown>(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const value = receiveScalar(type, itemType, raw[i], i);
-    if (value instanceof Refusal) return value;
+    if (value instanceof ValueRefusal) return value;
     out[i] = value;
   }
   return out as ReceivedValue;
@@ -406,7 +438,7 @@ function receive(type: AstarteType, raw: unknown): ReceivedValue | Refusal {
  */
 export function decodeValue(type: AstarteType, raw: unknown, ctx: ReceiveContext): ReceivedValue {
   const value = receive(type, raw);
-  if (value instanceof Refusal) throw malformed(ctx, value.rule);
+  if (value instanceof ValueRefusal) throw malformed(ctx, value.rule);
   return value;
 }
 
@@ -444,7 +476,7 @@ export function decodeObjectValue(
       throw malformed(ctx, `${RULES.unknownKey} (the keys are ${known})`, key);
     }
     const value = receive(mapping.type, raw[key]);
-    if (value instanceof Refusal) throw malformed(ctx, value.rule, key);
+    if (value instanceof ValueRefusal) throw malformed(ctx, value.rule, key);
     // `__proto__` is a valid endpoint level: define it as an own property, never a prototype.
     Object.defineProperty(out, key, {
       value,
@@ -462,66 +494,4 @@ export function decodeObjectValue(
     );
   }
   return out;
-}
-
-/** Device error names the server reports for a refused value (spec 5.7, 8). */
-export type DeviceValueErrorReason = "unexpected_value_type" | "value_size_exceeded";
-
-/**
- * A value sent by a device that the real Astarte server refuses (and for which it disconnects
- * the device). Thrown by {@link decodeDeviceValue}.
- */
-export class DeviceValueError extends AstarteError {
-  /** The device error the server would record. */
-  readonly reason: DeviceValueErrorReason;
-
-  /**
-   * Creates the error.
-   *
-   * @param reason the server-side device error
-   * @param message human-readable description
-   */
-  constructor(reason: DeviceValueErrorReason, message: string) {
-    super("malformed-message", message);
-    this.name = "DeviceValueError";
-    this.reason = reason;
-  }
-}
-
-/**
- * Server-side value check for fake/test Astarte servers: the same check as {@link decodeValue}
- * (one rule set for both directions), with the device error the real server records. As on the
- * server, a string or blob over 65 536 bytes or an array over 1024 items is
- * `value_size_exceeded`, and anything else (a bad item of an array too, even an oversized one)
- * `unexpected_value_type`.
- *
- * @param type the mapping type
- * @param raw the raw value from {@link decodeEnvelope}
- * @param ctx interface, path and field, for the error message
- * @returns the decoded value
- * @throws {DeviceValueError} with the device error the server would record
- *
- * @example
- * ```ts
- * import { assert } from "@std/assert";
- * import { decodeDeviceValue, decodeEnvelope } from "./bson.ts";
- * import { BSON, Int32 } from "bson";
- * const { value } = decodeEnvelope(BSON.serialize({ v: new Int32(3) }));
- * const ctx = { interfaceName: "org.example.Values", path: "/x" };
- * assert(decodeDeviceValue("double", value, ctx) === 3); // int32 accepted for double
- * ```
- */
-export function decodeDeviceValue(
-  type: AstarteType,
-  raw: unknown,
-  ctx: ValueContext,
-): ReceivedValue {
-  const value = receive(type, raw);
-  if (!(value instanceof Refusal)) return value;
-  const reason = value.size ? "value_size_exceeded" : "unexpected_value_type";
-  const field = ctx.field !== undefined ? ` field "${ctx.field}"` : "";
-  throw new DeviceValueError(
-    reason,
-    `Value on "${ctx.interfaceName}" path "${ctx.path}"${field} refused (${reason}): ${value.rule}`,
-  );
 }

@@ -99,7 +99,7 @@ Deno.test("TsCodec.encodeIndividual() returns the interface, mapping, path and p
   assertStrictEquals(hex(sample.payload), "10 00 00 00 01 76 00 00 00 00 00 00 00 39 40 00");
 });
 
-Deno.test("TsCodec.encodeIndividual() reproduces the spec 5.6 examples", () => {
+Deno.test("TsCodec.encodeIndividual() reproduces the protocol reference §5.6 examples", () => {
   const c = codec();
   const rows: [string, string, unknown, Date | undefined, string][] = [
     ["org.example.Settings", "/answer", 42, undefined, "0c 00 00 00 10 76 00 2a 00 00 00 00"],
@@ -153,7 +153,7 @@ Deno.test("TsCodec.encodeIndividual() reproduces the spec 5.6 examples", () => {
   }
 });
 
-Deno.test("TsCodec.encodeObject() reproduces the spec 5.6 object example", () => {
+Deno.test("TsCodec.encodeObject() reproduces the protocol reference §5.6 object example", () => {
   const sample = codec().encodeObject("com.example.GPS", "/fix", { lat: 45.5, lon: 9.25 }, T);
   assertStrictEquals(
     hex(sample.payload),

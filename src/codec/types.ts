@@ -8,13 +8,47 @@
 import type { Interface, Mapping } from "../interface/interface.ts";
 import type { AstarteObject, AstarteValue } from "./values.ts";
 
-/** Which implementation a codec is. */
+/**
+ * Which implementation a codec is.
+ *
+ * @example
+ * ```ts
+ * import { type CodecName, createCodec } from "@astarte-deno/device-sdk";
+ * const name: CodecName = createCodec("ts").name;
+ * console.assert(name === "ts");
+ * ```
+ */
 export type CodecName = "ts" | "wasm";
 
-/** Codec choice accepted by `Device`: `"auto"` picks WASM when available, else TS. */
+/**
+ * Codec choice accepted by `Device`: `"auto"` picks WASM when available, else TS.
+ *
+ * @example
+ * ```ts
+ * import { type CodecChoice, Device } from "@astarte-deno/device-sdk";
+ * const codec: CodecChoice = "ts"; // "auto" (the default) picks WASM when available
+ * await using device = new Device({ deviceId: "ABEiM0RVZneImaq7zN3u_w", realm: "myrealm", codec });
+ * console.assert(device.codec.name === "ts");
+ * ```
+ */
 export type CodecChoice = CodecName | "auto";
 
-/** A validated, serialised device-to-server sample. */
+/**
+ * A validated, serialised device-to-server sample.
+ *
+ * @example
+ * ```ts
+ * import { createCodec, type EncodedSample, parseInterface } from "@astarte-deno/device-sdk";
+ * const codec = createCodec("ts");
+ * codec.addInterface(parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double" }],
+ * }));
+ * const sample: EncodedSample = codec.encodeIndividual("org.example.Values", "/t1/value", 21.5);
+ * console.assert(sample.path === "/t1/value" && sample.mapping.qos === 0);
+ * ```
+ */
 export interface EncodedSample {
   /** The interface the sample belongs to. */
   readonly interface: Interface;
@@ -29,7 +63,25 @@ export interface EncodedSample {
   readonly payload: Uint8Array;
 }
 
-/** One sample of a batch encode. */
+/**
+ * One sample of a batch encode.
+ *
+ * @example
+ * ```ts
+ * import { createCodec, parseInterface, type SampleInput } from "@astarte-deno/device-sdk";
+ * const codec = createCodec("ts");
+ * codec.addInterface(parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double" }],
+ * }));
+ * const batch: SampleInput[] = [
+ *   { interfaceName: "org.example.Values", path: "/t1/value", value: 21.5 },
+ *   { interfaceName: "org.example.Values", path: "/t2/value", value: 19 },
+ * ];
+ * console.assert(codec.encodeBatch(batch).length === 2);
+ * ```
+ */
 export interface SampleInput {
   /** Interface name. */
   readonly interfaceName: string;
@@ -46,6 +98,23 @@ export interface SampleInput {
  * Every method throws a `ValidationError` (code `invalid-value`, `interface-not-found`,
  * `mapping-not-found`, `ambiguous-path` or `invalid-path`) for an invalid call and never
  * returns a payload the server would refuse.
+ *
+ * @example
+ * ```ts
+ * import { type Codec, createCodec, parseInterface, ValidationError } from
+ *   "@astarte-deno/device-sdk";
+ * const codec: Codec = createCodec("auto");
+ * codec.addInterface(parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double" }],
+ * }));
+ * try {
+ *   codec.encodeIndividual("org.example.Values", "/t1/value", Number.NaN);
+ * } catch (error) {
+ *   console.assert(error instanceof ValidationError && error.code === "invalid-value");
+ * }
+ * ```
  */
 export interface Codec {
   /** Which implementation this is. */

@@ -1,6 +1,6 @@
 /**
  * Validation of outgoing values, timestamps and object aggregates against mapping rules
- * (protocol spec 5.6, 5.7, 5.8, 7.3). Everything here runs before a value is encoded, so the
+ * (protocol reference §5.6, 5.7, 5.8, 7.3). Everything here runs before a value is encoded, so the
  * SDK never publishes a payload the server would refuse (refusals disconnect the device).
  *
  * The checks are written as plain switch statements over the mapping type: no closures, and no
@@ -211,7 +211,7 @@ function checkValue(
 }
 
 /**
- * Checks that `value` is valid for the mapping `type` (spec 5.7, checklist 26-27).
+ * Checks that `value` is valid for the mapping `type` (protocol reference §5.7, protocol checklist 26-27).
  *
  * Rules: `double` a finite number; `integer` an integral number in −2 147 483 647 …
  * 2 147 483 647; `longinteger` a bigint in ±(2^63−1) or a safe-integer number; `boolean`; `string`
@@ -241,7 +241,7 @@ export function validateValue(type: AstarteType, value: unknown, ctx: ValueConte
 }
 
 /**
- * Checks the timestamp rules of spec 7.3 (strict when sending): properties never take a
+ * Checks the timestamp rules of protocol reference §7.3 (strict when sending): properties never take a
  * timestamp; a datastream mapping with `explicit_timestamp` requires one; a mapping without it
  * refuses one. A given timestamp must be a valid `Date`.
  *
@@ -286,7 +286,7 @@ export function validateTimestamp(
  * Validates one individual sample: the value against the mapping type, the timestamp rules, and
  * the zero-length blob rule.
  *
- * Limitation (spec 5.6): the server reads `{v: <zero-length binary>}` without a datetime `t` as
+ * Limitation (protocol reference §5.6): the server reads `{v: <zero-length binary>}` without a datetime `t` as
  * an unset, so a zero-length `binaryblob` is refused unless a timestamp is attached, which is
  * only possible on `explicit_timestamp` datastream mappings. An empty blob can therefore never
  * be sent as a property value. Zero-length blobs inside `binaryblobarray` values are unaffected.
@@ -326,7 +326,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Validates one object-aggregated sample (spec 5.8, checklist 30): `value` must be a plain
+ * Validates one object-aggregated sample (protocol reference §5.8, protocol checklist 30): `value` must be a plain
  * object; every key must be the last level of one of `mappings` and hold a valid value for that
  * mapping's type; every `required` mapping must be present; the timestamp rules apply (object
  * interfaces are datastreams with a uniform `explicit_timestamp`).

@@ -204,7 +204,7 @@ Deno.test("utf8ByteLength() matches TextEncoder on well-formed strings", () => {
   );
 });
 
-// An independent, deliberately naive oracle of spec 5.7 (checklist 26) used against random input.
+// An independent, deliberately naive oracle of protocol reference §5.7 (protocol checklist 26) used against random input.
 function oracle(type: AstarteType, value: unknown): boolean {
   const scalar = (t: string, v: unknown): boolean => {
     switch (t) {
@@ -246,7 +246,7 @@ const anyValue = fc.oneof(
   fc.array(fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.string(), fc.bigInt(), fc.date())),
 );
 
-Deno.test("validateValue() accepts exactly what an independent oracle of spec 5.7 accepts", () => {
+Deno.test("validateValue() accepts exactly what an independent oracle of protocol reference §5.7 accepts", () => {
   fc.assert(
     fc.property(fc.constantFrom(...ASTARTE_TYPES), anyValue, (type, value) => {
       let accepted = true;

@@ -4,7 +4,16 @@
  * @module
  */
 
-/** Scalar Astarte mapping types. */
+/**
+ * Scalar Astarte mapping types.
+ *
+ * @example
+ * ```ts
+ * import type { AstarteScalarType } from "@astarte-deno/device-sdk";
+ * const bits = (type: AstarteScalarType): number => type === "longinteger" ? 64 : 32;
+ * console.assert(bits("longinteger") === 64);
+ * ```
+ */
 export type AstarteScalarType =
   | "double"
   | "integer"
@@ -14,7 +23,16 @@ export type AstarteScalarType =
   | "binaryblob"
   | "datetime";
 
-/** Array Astarte mapping types. */
+/**
+ * Array Astarte mapping types.
+ *
+ * @example
+ * ```ts
+ * import type { AstarteArrayType } from "@astarte-deno/device-sdk";
+ * const type: AstarteArrayType = "doublearray"; // values: number[]
+ * console.assert(type.endsWith("array"));
+ * ```
+ */
 export type AstarteArrayType =
   | "doublearray"
   | "integerarray"
@@ -24,10 +42,27 @@ export type AstarteArrayType =
   | "binaryblobarray"
   | "datetimearray";
 
-/** Any of the 14 Astarte mapping types. */
+/**
+ * Any of the 14 Astarte mapping types.
+ *
+ * @example
+ * ```ts
+ * import { ASTARTE_TYPES, type AstarteType } from "@astarte-deno/device-sdk";
+ * const isArrayType = (type: AstarteType): boolean => type.endsWith("array");
+ * console.assert(ASTARTE_TYPES.filter(isArrayType).length === 7);
+ * ```
+ */
 export type AstarteType = AstarteScalarType | AstarteArrayType;
 
-/** All 14 mapping types, scalars first. */
+/**
+ * All 14 mapping types, scalars first.
+ *
+ * @example
+ * ```ts
+ * import { ASTARTE_TYPES } from "@astarte-deno/device-sdk";
+ * console.assert(ASTARTE_TYPES.length === 14 && ASTARTE_TYPES[0] === "double");
+ * ```
+ */
 export const ASTARTE_TYPES: readonly AstarteType[] = [
   "double",
   "integer",
@@ -56,7 +91,18 @@ export const ITEM_TYPE: Readonly<Partial<Record<AstarteType, AstarteScalarType>>
   datetimearray: "datetime",
 };
 
-/** The value limits of the protocol, as the server checks them. See {@link VALUE_LIMITS}. */
+/**
+ * The value limits of the protocol, as the server checks them. See {@link VALUE_LIMITS}.
+ *
+ * @example
+ * ```ts
+ * import { VALUE_LIMITS, type ValueLimits } from "@astarte-deno/device-sdk";
+ * const limits: ValueLimits = VALUE_LIMITS;
+ * const fits = (text: string): boolean =>
+ *   new TextEncoder().encode(text).length <= limits.maxStringBytes;
+ * console.assert(fits("hello"));
+ * ```
+ */
 export interface ValueLimits {
   /** Smallest `integer`: −(2^31 − 1). The server checks `abs(v) ≤ 2^31 − 1`, so −2^31 is refused. */
   readonly integerMin: number;
@@ -97,16 +143,62 @@ export const VALUE_LIMITS: ValueLimits = Object.freeze({
   maxArrayItems: 1024,
 });
 
-/** `double`: a finite number. */
+/**
+ * `double`: a finite number.
+ *
+ * @example
+ * ```ts
+ * import type { AstarteDouble } from "@astarte-deno/device-sdk";
+ * const celsius: AstarteDouble = 21.5; // NaN and Infinity are refused when sent
+ * console.assert(Number.isFinite(celsius));
+ * ```
+ */
 export type AstarteDouble = number;
-/** `integer`: a number in −2 147 483 647 … 2 147 483 647 (the server rejects −2^31). */
+/**
+ * `integer`: a number in −2 147 483 647 … 2 147 483 647 (the server rejects −2^31).
+ *
+ * @example
+ * ```ts
+ * import { type AstarteInteger, VALUE_LIMITS } from "@astarte-deno/device-sdk";
+ * const count: AstarteInteger = 42;
+ * console.assert(count >= VALUE_LIMITS.integerMin && count <= VALUE_LIMITS.integerMax);
+ * ```
+ */
 export type AstarteInteger = number;
-/** `longinteger`: a bigint in ±(2^63−1); a safe-integer `number` is accepted when sending. */
+/**
+ * `longinteger`: a bigint in ±(2^63−1); a safe-integer `number` is accepted when sending.
+ *
+ * @example
+ * ```ts
+ * import type { AstarteLongInteger } from "@astarte-deno/device-sdk";
+ * const uptimeMicros: AstarteLongInteger = 9_007_199_254_740_993n; // beyond a safe number
+ * console.assert(typeof uptimeMicros === "bigint");
+ * ```
+ */
 export type AstarteLongInteger = bigint;
-/** `binaryblob`: raw bytes. */
+/**
+ * `binaryblob`: raw bytes.
+ *
+ * @example
+ * ```ts
+ * import type { AstarteBinaryBlob } from "@astarte-deno/device-sdk";
+ * const firmwareChunk: AstarteBinaryBlob = new Uint8Array([0xde, 0xad, 0xbe, 0xef]);
+ * console.assert(firmwareChunk.length === 4);
+ * ```
+ */
 export type AstarteBinaryBlob = Uint8Array;
 
-/** Maps each Astarte type to the TypeScript value the SDK accepts when sending it. */
+/**
+ * Maps each Astarte type to the TypeScript value the SDK accepts when sending it.
+ *
+ * @example
+ * ```ts
+ * import type { AstarteValueByType } from "@astarte-deno/device-sdk";
+ * const when: AstarteValueByType["datetime"] = new Date();
+ * const readings: AstarteValueByType["doublearray"] = [20.5, 21];
+ * console.assert(when instanceof Date && readings.length === 2);
+ * ```
+ */
 export interface AstarteValueByType {
   /** Finite number. */
   double: number;
@@ -138,14 +230,45 @@ export interface AstarteValueByType {
   datetimearray: Date[];
 }
 
-/** Any value accepted for some Astarte type when sending. */
+/**
+ * Any value accepted for some Astarte type when sending.
+ *
+ * @example
+ * ```ts
+ * import type { AstarteValue } from "@astarte-deno/device-sdk";
+ * const values: AstarteValue[] = [21.5, true, "kitchen", 1n, new Date(),
+ *   [1, 2], new Uint8Array(1)];
+ * console.assert(values.length === 7);
+ * ```
+ */
 export type AstarteValue = AstarteValueByType[AstarteType];
 
-/** An object-aggregate value: one entry per endpoint last level. */
+/**
+ * An object-aggregate value: one entry per endpoint last level.
+ *
+ * @example
+ * ```ts
+ * import type { AstarteObject, Device } from "@astarte-deno/device-sdk";
+ * export async function sendFix(device: Device): Promise<void> {
+ *   const fix: AstarteObject = { lat: 45.4, long: 11.87 };
+ *   await device.sendAggregate("com.example.GPS", "/coords", fix, { timestamp: new Date() });
+ * }
+ * ```
+ */
 export type AstarteObject = Record<string, AstarteValue>;
 
 /**
  * A value as delivered to the application after decoding (`longinteger` always as `bigint`).
+ *
+ * @example
+ * ```ts
+ * import type { ReceivedValue } from "@astarte-deno/device-sdk";
+ * function asNumber(value: ReceivedValue | undefined): number | undefined {
+ *   if (typeof value === "bigint") return Number(value); // longinteger always arrives as bigint
+ *   return typeof value === "number" ? value : undefined;
+ * }
+ * console.assert(asNumber(30n) === 30);
+ * ```
  */
 export type ReceivedValue =
   | number
@@ -161,5 +284,16 @@ export type ReceivedValue =
   | Uint8Array[]
   | Date[];
 
-/** Received object aggregate. */
+/**
+ * Received object aggregate.
+ *
+ * @example
+ * ```ts
+ * import type { ReceivedObject } from "@astarte-deno/device-sdk";
+ * function position(object: ReceivedObject): string {
+ *   return `${object.lat ?? "?"},${object.long ?? "?"}`; // every key may be missing
+ * }
+ * console.assert(position({ lat: 45.4 }) === "45.4,?");
+ * ```
+ */
 export type ReceivedObject = Record<string, ReceivedValue>;

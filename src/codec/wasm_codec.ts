@@ -11,7 +11,7 @@ import { assertDeviceInterface, refusePath } from "./_checks.ts";
 import type { Aggregation, Interface, Mapping } from "../interface/interface.ts";
 import { RULES, validateIndividual, validateObject } from "./validate.ts";
 import { type AstarteObject, type AstarteValue, VALUE_LIMITS } from "./values.ts";
-import { PATH_RULES } from "../interface/_endpoint.ts";
+import { invalidPathMessage, PATH_RULES } from "../interface/_endpoint.ts";
 import {
   C_DETAIL,
   C_MAPPING,
@@ -376,64 +376,12 @@ export class WasmCodec implements Codec {
         }
         return count;
       }
-      case LONGINTEGER: {
-        const { f64, i64, scratch } = rt;
-        const tags = count * 8;
-        for (let i = 0; i < count; i++) {
-          const x = value[i];
-          if (typeof x === "number") {
-            f64[i] = x;
-            scratch[tags + i] = 0;
-          } else if (typeof x === "bigint") {
-            if (x <= LONG_MAX && x >= LONG_MIN) {
-              i64[i] = x;
-              scratch[tags + i] = 1;
-            } else {
-              scratch[tags + i] = 2;
-            }
-          } else {
-            scratch[tags + i] = 3;
-          }
-        }
-        return count;
-      }
-      case STRING: {
-        let units = 0;
-        for (let i = 0; i < count; i++) {
-          const x = value[i];
-          if (typeof x !== "string" || x.length > MAX_STRING_UNITS) return -1;
-          units += x.length;
-        }
-        rt.reserveScratch(count * 4 + units * 3);
-        const u32 = rt.u32;
-        let at = rt.scratchBase + count * 4;
-        for (let i = 0; i < count; i++) {
-          const written = rt.writeString(value[i] as string, at);
-          if (written < 0) return -1;
-          u32[i] = written;
-          at += written;
-        }
-        return count;
-      }
-      default: {
-        // binaryblob
-        let bytes = 0;
-        for (let i = 0; i < count; i++) {
-          const x = value[i];
-          if (!(x instanceof Uint8Array) || x.length > MAX_BLOB_BYTES) return -1;
-          bytes += x.length;
-        }
-        rt.reserveScratch(count * 4 + bytes);
-        const { scratch, u32 } = rt;
-        let at = count * 4;
-        for (let i = 0; i < count; i++) {
-          const x = value[i] as Uint8Array;
-          scratch.set(x, at);
-          u32[i] = x.length;
-          at += x.length;
-        }
-        return count;
-      }
+      case LONGINTEGER:
+        return stageLongs(rt, value);
+      case STRING:
+        return stageStrings(rt, value);
+      default: // binaryblob
+        return stageBlobs(rt, value);
     }
   }
 
@@ -530,7 +478,7 @@ export class WasmCodec implements Codec {
       const ts = iface.resolve(path);
       const reason = ts.kind === "invalid"
         ? ts.reason
-        : `Path ${JSON.stringify(path)} ${PATH_RULES[R_INVALID_PATH - r]}`;
+        : invalidPathMessage(path, PATH_RULES[R_INVALID_PATH - r]!);
       return refusePath(iface, path, "invalid", object, reason);
     }
     if (object) return refusePath(iface, path, r >= 0 ? "mapping" : "not-found", true);
@@ -582,4 +530,73 @@ export class WasmCodec implements Codec {
       rule: detail !== undefined && reason >= 32 ? `item ${detail} ${rule}` : rule,
     });
   }
+}
+
+// Staging of the array types that need more than one typed view (see `#stageArray`). Each
+// returns the item count, or -1 when an item cannot be staged (TypeScript then names it).
+
+/** longinteger items: numbers in `f64`, bigints in `i64`, one tag byte per item after them. */
+function stageLongs(rt: WasmRuntime, value: readonly unknown[]): number {
+  const { f64, i64, scratch } = rt;
+  const count = value.length;
+  const tags = count * 8;
+  for (let i = 0; i < count; i++) {
+    const x = value[i];
+    if (typeof x === "number") {
+      f64[i] = x;
+      scratch[tags + i] = 0;
+    } else if (typeof x === "bigint") {
+      if (x <= LONG_MAX && x >= LONG_MIN) {
+        i64[i] = x;
+        scratch[tags + i] = 1;
+      } else {
+        scratch[tags + i] = 2;
+      }
+    } else {
+      scratch[tags + i] = 3;
+    }
+  }
+  return count;
+}
+
+/** string items: UTF-8 lengths in `u32`, then the bytes. */
+function stageStrings(rt: WasmRuntime, value: readonly unknown[]): number {
+  const count = value.length;
+  let units = 0;
+  for (let i = 0; i < count; i++) {
+    const x = value[i];
+    if (typeof x !== "string" || x.length > MAX_STRING_UNITS) return -1;
+    units += x.length;
+  }
+  rt.reserveScratch(count * 4 + units * 3);
+  const u32 = rt.u32;
+  let at = rt.scratchBase + count * 4;
+  for (let i = 0; i < count; i++) {
+    const written = rt.writeString(value[i] as string, at);
+    if (written < 0) return -1;
+    u32[i] = written;
+    at += written;
+  }
+  return count;
+}
+
+/** binaryblob items: lengths in `u32`, then the bytes. */
+function stageBlobs(rt: WasmRuntime, value: readonly unknown[]): number {
+  const count = value.length;
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const x = value[i];
+    if (!(x instanceof Uint8Array) || x.length > MAX_BLOB_BYTES) return -1;
+    bytes += x.length;
+  }
+  rt.reserveScratch(count * 4 + bytes);
+  const { scratch, u32 } = rt;
+  let at = count * 4;
+  for (let i = 0; i < count; i++) {
+    const x = value[i] as Uint8Array;
+    scratch.set(x, at);
+    u32[i] = x.length;
+    at += x.length;
+  }
+  return count;
 }

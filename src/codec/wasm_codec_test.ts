@@ -81,7 +81,7 @@ function code(fn: () => unknown): string {
   return err.code;
 }
 
-Deno.test("WasmCodec encodes the constructed payload examples of spec 5.6", () => {
+Deno.test("WasmCodec encodes the constructed payload examples of protocol reference §5.6", () => {
   const c = codec();
   const enc = (path: string, value: unknown, t?: Date) =>
     hex(c.encodeIndividual(values.name, path, value as never, t).payload);
@@ -164,12 +164,12 @@ Deno.test("WasmCodec refuses invalid paths, unknown interfaces and wrong aggrega
     "mapping-not-found",
   );
   assertEquals(code(() => c.encodeObject(gps.name, "/", { lat: 1 }, JAN_2024)), "invalid-path");
-  // Parameters accept any non-empty level without "/", "+", "#" (spec 6.4).
+  // Parameters accept any non-empty level without "/", "+", "#" (protocol reference §6.4).
   c.encodeIndividual(values.name, "/0/double", 1);
   c.encodeIndividual(values.name, "/caffè ☕/double", 1);
 });
 
-Deno.test("WasmCodec refuses out-of-range values, oversize values and mixed arrays (checklist 26-28)", () => {
+Deno.test("WasmCodec refuses out-of-range values, oversize values and mixed arrays (protocol checklist 26-28)", () => {
   const c = codec();
   const bad = (path: string, value: unknown, t?: Date) =>
     code(() => c.encodeIndividual(values.name, path, value as never, t));
@@ -201,7 +201,7 @@ Deno.test("WasmCodec refuses out-of-range values, oversize values and mixed arra
   assertEquals(code(() => c.encodeIndividual(props.name, "/answer", 1, JAN_2024)), "invalid-value");
 });
 
-Deno.test("WasmCodec refuses unknown keys, missing required keys and empty objects (checklist 30)", () => {
+Deno.test("WasmCodec refuses unknown keys, missing required keys and empty objects (protocol checklist 30)", () => {
   const c = codec();
   const bad = (value: unknown, t: Date | undefined = JAN_2024) =>
     code(() => c.encodeObject(gps.name, "/g", value as never, t));

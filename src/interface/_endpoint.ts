@@ -1,6 +1,6 @@
 /**
  * Private helpers of `interface.ts`: endpoint template parsing, the overlap rules between
- * endpoints (spec 6.4) and the per-interface lookup trie used to resolve concrete paths.
+ * endpoints (protocol reference §6.4) and the per-interface lookup trie used to resolve concrete paths.
  *
  * @module
  */
@@ -22,7 +22,7 @@ export const ENDPOINT_MAX_LENGTH = 256;
 /** Maximum number of levels of an endpoint. */
 export const ENDPOINT_MAX_LEVELS = 64;
 
-// Literals and parameter names: a letter or `_`, then letters, digits and `_` (spec 6.4).
+// Literals and parameter names: a letter or `_`, then letters, digits and `_` (protocol reference §6.4).
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
@@ -35,7 +35,7 @@ export function parseEndpoint(source: string): EndpointTemplate | string {
     return `must be ${ENDPOINT_MIN_LENGTH} to ${ENDPOINT_MAX_LENGTH} characters long (got ${source.length})`;
   }
   const parts = source.split("/");
-  if (parts[0] !== "") return `must start with "/"`;
+  if (parts[0] !== "") return NO_LEADING_SLASH;
   const levels = parts.length - 1;
   if (levels > ENDPOINT_MAX_LEVELS) {
     return `must have at most ${ENDPOINT_MAX_LEVELS} levels (got ${levels})`;
@@ -139,11 +139,8 @@ export function trieFind<T>(
   return node.param === undefined ? undefined : trieFind(node.param, parts, index + 1);
 }
 
-/**
- * The rules of concrete paths, in words, indexed by the reason code the WASM codec returns for
- * them (1-7); index 0 is a lone surrogate, which only JavaScript sees. The texts exist only here.
- */
-export const PATH_RULES: readonly string[] = Object.freeze([
+// Named below for the TypeScript resolver; PATH_RULES indexes them for the WASM codec.
+const RULES = [
   "must be valid Unicode (it contains a lone surrogate)",
   `must start with "/"`,
   `has no level ("/" is only the object path of an object interface whose endpoints have one level)`,
@@ -152,7 +149,12 @@ export const PATH_RULES: readonly string[] = Object.freeze([
   `must not contain "+" (MQTT wildcard)`,
   `must not contain "#" (MQTT wildcard)`,
   "must not contain U+0000 (forbidden in MQTT topics)",
-]);
+] as const;
+/**
+ * The rules of concrete paths, in words, indexed by the reason code the WASM codec returns for
+ * them (1-7); index 0 is a lone surrogate, which only JavaScript sees. The texts exist only here.
+ */
+export const PATH_RULES: readonly string[] = Object.freeze([...RULES]);
 
 const [
   LONE_SURROGATE,
@@ -163,7 +165,18 @@ const [
   PLUS_SIGN,
   HASH_SIGN,
   NUL,
-] = PATH_RULES;
+] = RULES;
+
+/**
+ * The message of an invalid concrete path, e.g. `Path "a/b" must start with "/"`: the one
+ * format both codecs use.
+ *
+ * @param path the path as given
+ * @param rule the broken rule, from {@link PATH_RULES}
+ */
+export function invalidPathMessage(path: string, rule: string): string {
+  return `Path ${JSON.stringify(path)} ${rule}`;
+}
 
 /**
  * Why a concrete path cannot be resolved, or `undefined` when its syntax is valid. Mirrors DUP

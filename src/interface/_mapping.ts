@@ -1,5 +1,5 @@
 /**
- * Private helpers of `interface.ts`: the rules of one mapping (spec 6.2, 6.6, 11), of the
+ * Private helpers of `interface.ts`: the rules of one mapping (protocol reference §6.2, 6.6, 11), of the
  * mappings of an object-aggregated interface (6.5) and of the endpoint set (6.1, 6.4).
  *
  * @module
@@ -90,9 +90,9 @@ function readMappingFields(
 }
 
 /**
- * Field/kind compatibility and the TTL coupling (spec 6.2, 6.6, 11).
+ * Field/kind compatibility and the TTL coupling (protocol reference §6.2, 6.6, 11).
  *
- * DECISION (spec 6.2 "allowed on"): this is a loader, so a field spelled out with its default
+ * DECISION (protocol reference §6.2 "allowed on"): this is a loader, so a field spelled out with its default
  * value on the wrong interface kind is tolerated (the server's changeset ignores it too), while
  * a non-default value there is refused, as the server refuses it.
  */
@@ -149,7 +149,7 @@ function checkMappingFields(
   }
 }
 
-/** Validates one mapping (spec 6.2) and applies its defaults. */
+/** Validates one mapping (protocol reference §6.2) and applies its defaults. */
 export function parseMapping(
   ctx: Ctx,
   raw: unknown,
@@ -213,7 +213,7 @@ const UNIFORM_ATTRIBUTES: readonly (readonly [keyof Mapping, string])[] = [
 ];
 
 /**
- * Object aggregation rules (spec 6.5).
+ * Object aggregation rules (protocol reference §6.5).
  *
  * DECISION: depth-1 object endpoints (`/lat`, `/long`) are accepted: the server still accepts
  * them and they are published on the path `/` (the Rust crate refuses them). DECISION: the last
@@ -258,7 +258,7 @@ export function checkObject(ctx: Ctx, parsed: readonly ParsedMapping[]): void {
   });
 }
 
-/** Duplicate, ambiguous and prefix endpoints (spec 6.1 and 6.4). */
+/** Duplicate, ambiguous and prefix endpoints (protocol reference §6.1 and 6.4). */
 export function checkEndpointSet(ctx: Ctx, parsed: readonly ParsedMapping[]): void {
   const byKey = new Map<string, number>();
   parsed.forEach(({ template }, j) => {

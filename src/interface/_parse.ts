@@ -51,7 +51,7 @@ export type ParsedInterface =
 /**
  * Why `name` is not a valid interface name, or `undefined`.
  *
- * DECISION (spec 6.3 [DISCREPANCY]): single-component names such as `Values` match the server
+ * DECISION (protocol reference §6.3 [DISCREPANCY]): single-component names such as `Values` match the server
  * regex but the docs forbid them; the SDK refuses them (conservative). The reserved names are
  * single components too, but are reported as reserved for a clearer message.
  */
@@ -159,7 +159,7 @@ function toDocument(json: unknown): JsonObject {
   return doc;
 }
 
-/** `ownership`, or the legacy `quality` when `ownership` is absent (spec 6.1). */
+/** `ownership`, or the legacy `quality` when `ownership` is absent (protocol reference §6.1). */
 function readOwnership(ctx: Ctx, doc: JsonObject): Ownership {
   const ownerships = Object.keys(OWNERSHIP_ALIASES);
   const alias = (key: string): Ownership | undefined => {
@@ -174,7 +174,7 @@ function readOwnership(ctx: Ctx, doc: JsonObject): Ownership {
   return ownership;
 }
 
-/** `aggregation`, or the legacy `aggregate: true` (spec 6.1). */
+/** `aggregation`, or the legacy `aggregate: true` (protocol reference §6.1). */
 function readAggregation(ctx: Ctx, doc: JsonObject): Aggregation {
   const aggregateValue = read(doc, "aggregate");
   const aggregate = aggregateValue === undefined

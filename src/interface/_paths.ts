@@ -6,7 +6,14 @@
  * @module
  */
 import type { Aggregation, Mapping, PathResolution } from "./interface.ts";
-import { invalidPathReason, trieFind, trieInsert, type TrieNode, trieNode } from "./_endpoint.ts";
+import {
+  invalidPathMessage,
+  invalidPathReason,
+  trieFind,
+  trieInsert,
+  type TrieNode,
+  trieNode,
+} from "./_endpoint.ts";
 import type { ParsedMapping } from "./_mapping.ts";
 
 /** A Map whose mutators throw, so shared resolution results stay immutable. */
@@ -70,7 +77,7 @@ export class PathIndex {
     if (exact !== undefined) return exact;
     const reason = invalidPathReason(path);
     if (reason !== undefined) {
-      return { kind: "invalid", reason: `Path ${JSON.stringify(path)} ${reason}` };
+      return { kind: "invalid", reason: invalidPathMessage(path, reason) };
     }
     const node = trieFind(this.#root, path.split("/"), 1);
     if (node === undefined) return NOT_FOUND;

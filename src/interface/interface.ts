@@ -13,22 +13,134 @@ import type { AstarteType } from "../codec/values.ts";
 import { nameProblem, parseInterfaceDocument } from "./_parse.ts";
 import { PathIndex } from "./_paths.ts";
 
-/** Interface type. */
+/**
+ * Interface type.
+ *
+ * @example
+ * ```ts
+ * import { type InterfaceType, parseInterface } from "@astarte-deno/device-sdk";
+ * const iface = parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double", reliability: "guaranteed" }],
+ * });
+ * const type: InterfaceType = iface.type;
+ * console.assert(type === "datastream");
+ * ```
+ */
 export type InterfaceType = "datastream" | "properties";
-/** Who produces the interface's data. */
+/**
+ * Who produces the interface's data.
+ *
+ * @example
+ * ```ts
+ * import { type Ownership, parseInterface } from "@astarte-deno/device-sdk";
+ * const iface = parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double", reliability: "guaranteed" }],
+ * });
+ * const ownership: Ownership = iface.ownership; // the device sends on it
+ * console.assert(ownership === "device");
+ * ```
+ */
 export type Ownership = "device" | "server";
-/** How values are grouped on the wire. */
+/**
+ * How values are grouped on the wire.
+ *
+ * @example
+ * ```ts
+ * import { type Aggregation, parseInterface } from "@astarte-deno/device-sdk";
+ * const iface = parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double", reliability: "guaranteed" }],
+ * });
+ * const aggregation: Aggregation = iface.aggregation; // the default
+ * console.assert(aggregation === "individual");
+ * ```
+ */
 export type Aggregation = "individual" | "object";
-/** Datastream reliability; decides the MQTT QoS (0, 1, 2). */
+/**
+ * Datastream reliability; decides the MQTT QoS (0, 1, 2).
+ *
+ * @example
+ * ```ts
+ * import { parseInterface, type Reliability } from "@astarte-deno/device-sdk";
+ * const iface = parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double", reliability: "guaranteed" }],
+ * });
+ * const reliability: Reliability | undefined = iface.mappings[0]?.reliability;
+ * console.assert(reliability === "guaranteed" && iface.mappings[0]?.qos === 1);
+ * ```
+ */
 export type Reliability = "unreliable" | "guaranteed" | "unique";
-/** What the SDK does with a datastream sample it cannot deliver now. */
+/**
+ * What the SDK does with a datastream sample it cannot deliver now.
+ *
+ * @example
+ * ```ts
+ * import { parseInterface, type Retention } from "@astarte-deno/device-sdk";
+ * const iface = parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double", reliability: "guaranteed" }],
+ * });
+ * const retention: Retention | undefined = iface.mappings[0]?.retention;
+ * console.assert(retention === "discard"); // the default: dropped while offline
+ * ```
+ */
 export type Retention = "discard" | "volatile" | "stored";
-/** Server-side database retention policy. */
+/**
+ * Server-side database retention policy.
+ *
+ * @example
+ * ```ts
+ * import { type DatabaseRetentionPolicy, parseInterface } from "@astarte-deno/device-sdk";
+ * const iface = parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double", reliability: "guaranteed" }],
+ * });
+ * const policy: DatabaseRetentionPolicy | undefined = iface.mappings[0]?.databaseRetentionPolicy;
+ * console.assert(policy === "no_ttl");
+ * ```
+ */
 export type DatabaseRetentionPolicy = "no_ttl" | "use_ttl";
-/** MQTT quality of service level. */
+/**
+ * MQTT quality of service level.
+ *
+ * @example
+ * ```ts
+ * import { parseInterface, type QoS } from "@astarte-deno/device-sdk";
+ * const iface = parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double", reliability: "guaranteed" }],
+ * });
+ * const qos: QoS | undefined = iface.mappingFor("/kitchen/value")?.qos;
+ * console.assert(qos === 1);
+ * ```
+ */
 export type QoS = 0 | 1 | 2;
 
-/** One mapping of an interface, with every default applied. */
+/**
+ * One mapping of an interface, with every default applied.
+ *
+ * @example
+ * ```ts
+ * import { type Mapping, parseInterface } from "@astarte-deno/device-sdk";
+ * const iface = parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double", reliability: "guaranteed" }],
+ * });
+ * const mapping: Mapping | undefined = iface.mappingFor("/kitchen/value");
+ * console.assert(mapping?.endpoint === "/%{sensor}/value" && mapping.type === "double");
+ * ```
+ */
 export interface Mapping {
   /** Endpoint template, e.g. `/%{sensor_id}/value`. */
   readonly endpoint: string;
@@ -58,7 +170,21 @@ export interface Mapping {
   readonly qos: QoS;
 }
 
-/** Outcome of resolving a concrete path against an interface's endpoints. */
+/**
+ * Outcome of resolving a concrete path against an interface's endpoints.
+ *
+ * @example
+ * ```ts
+ * import { parseInterface, type PathResolution } from "@astarte-deno/device-sdk";
+ * const iface = parseInterface({
+ *   interface_name: "org.example.Values", version_major: 1, version_minor: 0,
+ *   type: "datastream", ownership: "device",
+ *   mappings: [{ endpoint: "/%{sensor}/value", type: "double", reliability: "guaranteed" }],
+ * });
+ * const resolution: PathResolution = iface.resolve("/kitchen/value");
+ * console.assert(resolution.kind === "mapping" && resolution.mapping.qos === 1);
+ * ```
+ */
 export type PathResolution =
   /** Exactly one endpoint matches the full path. */
   | { readonly kind: "mapping"; readonly mapping: Mapping }
@@ -74,7 +200,21 @@ export type PathResolution =
   /** The path is syntactically invalid; `reason` says why. */
   | { readonly kind: "invalid"; readonly reason: string };
 
-/** A mapping as written in an interface document (see {@link InterfaceJson}). */
+/**
+ * A mapping as written in an interface document (see {@link InterfaceJson}).
+ *
+ * @example
+ * ```ts
+ * import type { MappingJson } from "@astarte-deno/device-sdk";
+ * const mapping: MappingJson = {
+ *   endpoint: "/%{sensor}/value",
+ *   type: "double",
+ *   explicit_timestamp: true,
+ *   retention: "stored",
+ * };
+ * console.assert(mapping.reliability === undefined); // "unreliable" by default
+ * ```
+ */
 export interface MappingJson {
   /** Endpoint template (legacy documents may use `path` instead). */
   endpoint: string;
@@ -106,6 +246,20 @@ export interface MappingJson {
  * An interface JSON document in its current (non-legacy) form, as returned by
  * {@link Interface.prototype.toJSON}. {@link parseInterface} also accepts the legacy fields
  * `quality`, `aggregate` and a mapping's `path`, and ignores unknown fields.
+ *
+ * @example
+ * ```ts
+ * import { type InterfaceJson, parseInterface } from "@astarte-deno/device-sdk";
+ * const json: InterfaceJson = {
+ *   interface_name: "com.example.Settings",
+ *   version_major: 0,
+ *   version_minor: 1,
+ *   type: "properties",
+ *   ownership: "server",
+ *   mappings: [{ endpoint: "/led", type: "boolean", allow_unset: true }],
+ * };
+ * console.assert(parseInterface(json).toJSON().interface_name === "com.example.Settings");
+ * ```
  */
 export interface InterfaceJson {
   /** Reverse-domain interface name. */
@@ -129,7 +283,7 @@ export interface InterfaceJson {
 }
 
 /**
- * Tells whether `name` is a valid interface name (spec 6.3): at most 128 characters, matching
+ * Tells whether `name` is a valid interface name: at most 128 characters, matching
  * the reverse-domain pattern, not a reserved name, and with at least one dot.
  *
  * @example

@@ -604,7 +604,7 @@ Deno.test("parseInterface() refuses encrypted mappings and accepts encrypted: fa
   parseInterface(make(DATASTREAM, (d) => d.mappings[0]!.encrypted = false));
 });
 
-// "Allowed on": explicit defaults tolerated, non-default values refused (spec 6.2).
+// "Allowed on": explicit defaults tolerated, non-default values refused (protocol reference §6.2).
 const DATASTREAM_ONLY: readonly (readonly [string, unknown, unknown])[] = [
   ["reliability", "unreliable", "guaranteed"],
   ["retention", "discard", "volatile"],

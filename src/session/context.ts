@@ -6,9 +6,9 @@
  */
 import { AstarteError } from "../errors.ts";
 import type { Interface } from "../interface/interface.ts";
-import type { Store } from "../contracts/store.ts";
+import type { CompleteStore } from "../contracts/complete_store.ts";
 import type { Transport, TransportMessage } from "../contracts/transport.ts";
-import type { SessionOptions } from "../types.ts";
+import type { Logger, SessionOptions } from "../types.ts";
 import type { PropertyCache } from "./property_cache.ts";
 import type { RetentionQueues } from "./retention.ts";
 import type { ConnectedInfo, ConnectionState, DisconnectReason } from "../types.ts";
@@ -19,7 +19,8 @@ export interface SessionWiring {
   readonly realm: string;
   readonly deviceId: string;
   readonly transport: Transport;
-  readonly store: Store;
+  /** The device's store, missing capabilities served from memory. */
+  readonly store: CompleteStore;
   readonly interfaces: ReadonlyMap<string, Interface>;
   readonly properties: PropertyCache;
   readonly retention: RetentionQueues;
@@ -31,14 +32,20 @@ export interface SessionWiring {
   readonly onConnected: (info: ConnectedInfo) => void;
   readonly onDisconnected: (reason: DisconnectReason) => void;
   readonly onStateChange: (state: ConnectionState) => void;
-  readonly report: (error: AstarteError) => void;
+  /**
+   * Reports an error through `onError`, and logs it (warn, or error when permanent) unless
+   * `logged` says the caller already wrote a line that tells it (e.g. a retry with its reason).
+   */
+  readonly report: (error: AstarteError, options?: { readonly logged?: boolean }) => void;
+  /** The device's logger: prefixed lines, never a secret, never throws. */
+  readonly log: Logger;
 }
 
 /** The wiring plus the connection state, shared by every part of the session. */
 export interface SessionContext {
   readonly wiring: SessionWiring;
-  /** Current state; only the connection loop and `disconnect()` change it. */
-  state: ConnectionState;
+  /** Current state; only the connection loop and `disconnect()` change it (see `Lifecycle`). */
+  readonly state: ConnectionState;
   /**
    * Whether the handshake of the current connection completed. The state only becomes
    * `connected` a few microtasks later, and changes queued behind the handshake run in between.

@@ -1,14 +1,14 @@
 /**
  * Delivery of application data over a session: device property changes, datastream samples
- * sent now or retained (spec 7.2) and replayed, and the outgoing-packet persistence the
- * transport uses to survive a crash.
+ * sent now or retained (protocol reference §7.2) and replayed. The outgoing-packet persistence the transport
+ * uses to survive a crash is the store's own (see `outgoingPersistence`).
  *
  * @module
  */
 import type { EncodedSample } from "../codec/types.ts";
 import { AstarteError } from "../errors.ts";
 import { dataTopic } from "./protocol.ts";
-import type { OutgoingRecord } from "../contracts/store.ts";
+import { outgoingPersistence } from "../contracts/complete_store.ts";
 import type { OutgoingPersistence } from "../contracts/transport.ts";
 import type { CachedProperty } from "./property_cache.ts";
 import type { PendingSample, RetainOutcome } from "./retention.ts";
@@ -68,7 +68,7 @@ export class Delivery {
     );
     // With a persistent store every `stored` sample is written to disk before anything else,
     // so that it survives a crash at any point; the replay then delivers it.
-    const persist = sample.mapping.retention === "stored" && store.persistent;
+    const persist = sample.mapping.retention === "stored" && store.durable.samples;
     const direct = this.#open() && !persist &&
       (!retention.pending || sample.mapping.retention === "discard");
     if (!direct) return await this.#retain(pending, sample, false);
@@ -77,7 +77,7 @@ export class Delivery {
       this.#ctx.delivered++;
       return "delivered";
     } catch {
-      // Not acknowledged before the connection dropped: retained per its mapping (spec 7.2),
+      // Not acknowledged before the connection dropped: retained per its mapping (protocol reference §7.2),
       // among the queued samples by production time.
       return await this.#retain(pending, sample, true);
     }
@@ -107,35 +107,21 @@ export class Delivery {
     const w = this.#ctx.wiring;
     const topic = dataTopic(w.base, sample.interfaceName, sample.path);
     // A stored sample's packet is persisted by the transport with its id (exactly once).
-    const options = sample.id !== undefined && w.store.persistent
+    const options = sample.id !== undefined && w.store.durable.outgoing
       ? { sampleId: sample.id }
       : undefined;
     return w.transport.publish(topic, sample.payload, sample.qos, options);
   }
 
-  /** Outgoing packet persistence handed to the transport, over the store. */
-  readonly outgoing: OutgoingPersistence = (() => {
-    const samples = new Map<number, number | undefined>();
-    return {
-      put: async (record: OutgoingRecord) => {
-        samples.set(record.messageId, record.sampleId);
-        await this.#ctx.wiring.store.putOutgoing(record);
-      },
-      remove: async (messageId: number) => {
-        await this.#ctx.wiring.store.removeOutgoing(messageId);
-        const sampleId = samples.get(messageId);
-        samples.delete(messageId);
-        await this.#ctx.wiring.retention.outgoingDone(sampleId);
-        // A packet re-sent from a previous run completed: what waited behind it may go.
-        if (this.#ctx.state === "connected") this.flush();
-      },
-      list: async () => {
-        const records = await this.#ctx.wiring.store.listOutgoing();
-        for (const r of records) samples.set(r.messageId, r.sampleId);
-        return records;
-      },
-    };
-  })();
+  /**
+   * Outgoing packet persistence handed to the transport: the store's, written by the transport
+   * directly (transport → store). The core reads the store after each connection instead
+   * (`RetentionQueues.resync`), since re-sent packets settle before `connect()` resolves.
+   */
+  get outgoing(): OutgoingPersistence {
+    return this.#outgoing ??= outgoingPersistence(this.#ctx.wiring.store);
+  }
+  #outgoing: OutgoingPersistence | undefined;
 
   /**
    * Replays the retention queues in the background; failures end up in onError. Does nothing

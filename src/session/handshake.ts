@@ -1,6 +1,6 @@
 /**
- * The handshake that follows each connection (FULL_SYNC or LIGHT_SYNC, spec 10.3 and 10.4) and
- * the introspection changes made at runtime (spec 10.5). Both run one at a time, in the order
+ * The handshake that follows each connection (FULL_SYNC or LIGHT_SYNC, protocol reference §10.3 and 10.4) and
+ * the introspection changes made at runtime (protocol reference §10.5). Both run one at a time, in the order
  * they were asked for, so that nothing is published outside the order the protocol requires.
  *
  * @module
@@ -95,15 +95,21 @@ export class Handshake {
   async #sync(sessionPresent: boolean): Promise<boolean> {
     const introspection = this.introspection();
     const full = !sessionPresent || !this.#syncedThisProcess || introspection !== this.#synced;
-    // FIX (spec 10.5): a server-owned interface removed while offline kept its subscription in
+    // FIX (protocol reference §10.5): a server-owned interface removed while offline kept its subscription in
     // the persistent session; drop it now (a new session has none).
     if (sessionPresent && this.#stale.size > 0) {
       await this.#ctx.wiring.transport.unsubscribe([...this.#stale]);
+      this.#ctx.wiring.log.debug(`unsubscribed from ${this.#stale.size} removed interface(s)`);
     }
     this.#stale.clear();
+    const log = this.#ctx.wiring.log;
+    log.debug(
+      `handshake: ${full ? "FULL_SYNC" : "LIGHT_SYNC"} (session present: ${sessionPresent})`,
+    );
     if (full) await this.#fullSync(introspection);
     else await this.#publishPendingProperties();
     this.#ctx.handshook = true;
+    log.debug("handshake done");
     return full;
   }
 
@@ -118,21 +124,31 @@ export class Handshake {
     // Subscriptions must be acknowledged before emptyCache: the server then publishes every
     // server property, and a publish matching no subscription gets the device kicked.
     await w.transport.subscribe(filters);
+    w.log.debug(`subscribed to ${filters.length} topic filter(s)`);
 
     const names = new Set(ifaces.filter((i) => i.type === "properties").map((i) => i.name));
     const entries = properties.deviceEntries(names);
+    const count = introspection === "" ? 0 : introspection.split(";").length;
     const sends: Promise<void>[] = [
-      publish(w, base, UTF8.encode(introspection)),
-      publish(w, base + "/control/emptyCache", EMPTY_CACHE_PAYLOAD),
+      logged(
+        publish(w, base, UTF8.encode(introspection)),
+        w,
+        `introspection sent (${count} interface(s))`,
+      ),
+      logged(publish(w, base + "/control/emptyCache", EMPTY_CACHE_PAYLOAD), w, "emptyCache sent"),
     ];
     // Every set value and every pending unset, then the purge list with the complete set
-    // (spec 10.3 ordering note: no transient delete/re-create on the server).
+    // (protocol reference §10.3 ordering note: no transient delete/re-create on the server).
     for (const { record } of entries) {
       sends.push(publish(w, dataTopic(base, record.interfaceName, record.path), record.payload));
     }
     const set = entries.filter((e) => e.record.state !== "pending-unset")
       .map((e) => e.record.interfaceName + e.record.path);
-    sends.push(publish(w, base + "/control/producer/properties", encodePurgeProperties(set)));
+    sends.push(logged(
+      publish(w, base + "/control/producer/properties", encodePurgeProperties(set)),
+      w,
+      `device properties sent (${entries.length}), then the purge list (${set.length} set)`,
+    ));
     await settleAll(sends);
     for (const entry of entries) {
       await properties.markDelivered(entry.record.interfaceName, entry.record.path, entry.version);
@@ -144,12 +160,17 @@ export class Handshake {
     await this.#publishPendingProperties();
   }
 
-  /** Publishes device properties changed while offline (LIGHT_SYNC, spec 10.4). */
+  /** Publishes device properties changed while offline (LIGHT_SYNC, protocol reference §10.4). */
   async #publishPendingProperties(): Promise<void> {
     const w = this.#ctx.wiring;
     const names = new Set(w.interfaces.keys());
     const pending = w.properties.deviceEntries(names).filter((e) => e.record.state !== "delivered");
     await settleAll(pending.map((entry) => deliverProperty(w, entry)));
+    if (pending.length > 0) {
+      w.log.debug(
+        `${pending.length} pending device propert${pending.length === 1 ? "y" : "ies"} sent`,
+      );
+    }
   }
 
   async #applyChange(change: IntrospectionChange): Promise<void> {
@@ -171,13 +192,14 @@ export class Handshake {
     const introspection = this.introspection();
     if (introspection === this.#synced && !change.added) return;
     try {
-      // DECISION (spec 12 item 18): no emptyCache after adding a server-owned properties
+      // DECISION (protocol reference §12 item 18): no emptyCache after adding a server-owned properties
       // interface at runtime, as the Rust and Python SDKs; its values arrive on the next full
       // handshake or when the server changes them.
       if (change.added?.ownership === "server" && change.previous?.ownership !== "server") {
         await w.transport.subscribe([`${base}/${change.added.name}/#`]);
       }
       await publish(w, base, UTF8.encode(introspection));
+      w.log.debug(`introspection sent after a change (${w.interfaces.size} interface(s))`);
       this.#synced = introspection;
       await w.store.saveSyncedIntrospection(introspection);
       if (goneFilter) await w.transport.unsubscribe([goneFilter]);
@@ -197,6 +219,11 @@ export class Handshake {
 /** Every protocol message of the handshake and of property sync goes at QoS 2. */
 function publish(w: SessionWiring, topic: string, payload: Uint8Array): Promise<void> {
   return w.transport.publish(topic, payload, 2);
+}
+
+/** `sent`, with a debug line once it succeeded. */
+function logged(sent: Promise<void>, w: SessionWiring, line: string): Promise<void> {
+  return sent.then(() => w.log.debug(line));
 }
 
 /** Waits for every promise; rejects with the first failure once all settled. */

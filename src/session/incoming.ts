@@ -1,9 +1,9 @@
 /**
- * Dispatch of messages received from the server (spec 9): consumer purge lists, server-owned
+ * Dispatch of messages received from the server (protocol reference §9): consumer purge lists, server-owned
  * property sets/unsets and datastream samples. Payloads and values are checked with the rules of
  * values sent (`bson.ts`, `validate.ts`). Anything malformed is reported through `onError` as a
  * `MalformedMessageError` naming interface, path and rule, and dropped before it reaches the
- * application or the property cache; the connection is never closed for it (checklist 31-32).
+ * application or the property cache; the connection is never closed for it (protocol checklist 31-32).
  *
  * @module
  */
@@ -16,7 +16,21 @@ import type { TransportMessage } from "../contracts/transport.ts";
 import type { ReceivedObject, ReceivedValue } from "../codec/values.ts";
 import type { PropertyCache } from "./property_cache.ts";
 
-/** Data received from the server. */
+/**
+ * Data received from the server.
+ *
+ * @example
+ * ```ts
+ * import type { Device, IncomingData } from "@astarte-deno/device-sdk";
+ * function show(data: IncomingData): string {
+ *   const where = `${data.interfaceName}${data.path}`;
+ *   return data.value === undefined ? `${where} unset` : `${where} = ${String(data.value)}`;
+ * }
+ * export function printIncoming(device: Device): void {
+ *   device.onData((data) => console.log(show(data)));
+ * }
+ * ```
+ */
 export interface IncomingData {
   /** Interface name. */
   readonly interfaceName: string;
@@ -78,22 +92,27 @@ export class IncomingDispatcher {
     );
   }
 
+  /** The server's purge list: server properties it does not name are deleted. */
+  #purge(topic: string, payload: Uint8Array): void {
+    const o = this.#o;
+    let entries: string[];
+    try {
+      entries = decodePurgeProperties(payload);
+    } catch (cause) {
+      throw new MalformedMessageError({ topic, rule: `${(cause as Error)?.message ?? cause}` }, {
+        cause,
+      });
+    }
+    const keep = new Set(entries);
+    const names = new Set(o.interfaces.keys());
+    this.#serial(() => o.properties.purgeServer(keep, names));
+  }
+
   #dispatch({ topic, payload }: TransportMessage): void {
     const o = this.#o;
     const kind = parseIncomingTopic(o.base, topic);
     if (kind?.kind === "control" && kind.path === "/consumer/properties") {
-      let entries: string[];
-      try {
-        entries = decodePurgeProperties(payload);
-      } catch (cause) {
-        throw new MalformedMessageError({ topic, rule: `${(cause as Error)?.message ?? cause}` }, {
-          cause,
-        });
-      }
-      const keep = new Set(entries);
-      const names = new Set(o.interfaces.keys());
-      this.#serial(() => o.properties.purgeServer(keep, names));
-      return;
+      return this.#purge(topic, payload);
     }
     if (kind?.kind !== "data") {
       throw new MalformedMessageError({
@@ -141,7 +160,7 @@ export class IncomingDispatcher {
       this.#serial(() => o.emit({ interfaceName, path, value, timestamp, type: iface.type }));
       return;
     }
-    // Server-owned property: a `t` is meaningless and ignored (spec 6.6).
+    // Server-owned property: a `t` is meaningless and ignored (protocol reference §6.6).
     if (envelope.unset) {
       if (!mapping.allowUnset) throw refuse("an unset of a mapping without allow_unset");
       this.#serial(async () => {

@@ -1,5 +1,5 @@
 /**
- * Astarte MQTT v1 protocol strings and control payloads: topics (spec 4.3), introspection
+ * Astarte MQTT v1 protocol strings and control payloads: topics (protocol reference §4.3), introspection
  * (5.1), `emptyCache` (5.2) and the purge-properties list (5.3).
  *
  * @module
@@ -8,7 +8,17 @@ import { inflateSync } from "node:zlib";
 import { deflate } from "pako";
 import { AstarteError } from "../errors.ts";
 
-/** One introspection entry: an interface name with its major and minor version. */
+/**
+ * One introspection entry: an interface name with its major and minor version.
+ *
+ * @example
+ * ```ts
+ * import type { IntrospectionEntry } from "@astarte-deno/device-sdk";
+ * const entries: IntrospectionEntry[] = [{ name: "com.example.GPS", major: 0, minor: 1 }];
+ * const text = entries.map((e) => `${e.name}:${e.major}:${e.minor}`).join(";");
+ * console.assert(text === "com.example.GPS:0:1");
+ * ```
+ */
 export interface IntrospectionEntry {
   /** Interface name. */
   readonly name: string;
@@ -18,7 +28,7 @@ export interface IntrospectionEntry {
   readonly minor: number;
 }
 
-// Interface-name regex of the server code (spec 6.3, dots escaped). It also matches dot-less
+// Interface-name regex of the server code (protocol reference §6.3, dots escaped). It also matches dot-less
 // names, which the server accepts in an introspection.
 const INTERFACE_NAME =
   /^([a-zA-Z][a-zA-Z0-9]*\.([a-zA-Z0-9][a-zA-Z0-9-]*\.)*)?[a-zA-Z][a-zA-Z0-9]*$/;
@@ -28,7 +38,7 @@ function isVersion(value: number): boolean {
 }
 
 /**
- * Builds the introspection payload (spec 5.1, checklist 18): `name:major:minor` entries joined
+ * Builds the introspection payload (protocol reference §5.1, protocol checklist 18): `name:major:minor` entries joined
  * by `;`, without a trailing `;` or whitespace; the empty string for no interfaces.
  *
  * @param entries the interfaces the device declares
@@ -77,7 +87,7 @@ function parseVersion(text: string): number | undefined {
 }
 
 /**
- * Parses an introspection payload with the server's rules (spec 5.1): valid UTF-8; the empty
+ * Parses an introspection payload with the server's rules (protocol reference §5.1): valid UTF-8; the empty
  * payload is "no interfaces"; otherwise `;`-separated entries (so a trailing `;` is invalid),
  * each exactly `name:major:minor` with a name matching the interface-name pattern and versions
  * that are integers ≥ 0.
@@ -126,7 +136,7 @@ export function parseIntrospection(payload: string | Uint8Array): IntrospectionE
 }
 
 /**
- * Payload of `B/control/emptyCache`: the ASCII string `1` (spec 5.2; the server ignores the
+ * Payload of `B/control/emptyCache`: the ASCII string `1` (protocol reference §5.2; the server ignores the
  * content). Do not mutate.
  */
 export const EMPTY_CACHE_PAYLOAD: Uint8Array = new Uint8Array([0x31]);
@@ -148,7 +158,7 @@ export const MAX_PURGE_INFLATED_BYTES: number = 10485760;
 const UTF8 = new TextEncoder();
 
 /**
- * Builds a purge-properties payload (spec 5.3, checklists 19, 20, 22): the entries (interface
+ * Builds a purge-properties payload (protocol reference §5.3, checklists 19, 20, 22): the entries (interface
  * name immediately followed by the property path) joined by `;`.
  *
  * Default (zlib) format: a 4-byte big-endian byte length of the UTF-8 text, then the zlib
@@ -203,7 +213,7 @@ function purgeError(detail: string, cause?: unknown): AstarteError {
 }
 
 /**
- * Decodes a purge-properties payload (spec 5.3, checklist 21). In zlib mode the length prefix is
+ * Decodes a purge-properties payload (protocol reference §5.3, protocol checklist 21). In zlib mode the length prefix is
  * ignored (never trusted), exactly `00 00 00 00` is the empty list, the rest must be a zlib
  * stream inflating to fewer than {@link MAX_PURGE_INFLATED_BYTES} bytes of UTF-8. In plain-text
  * mode the payload is the UTF-8 text (`00 00 00 00` is still the empty list, as on the server).
@@ -273,7 +283,7 @@ export function splitPurgeEntry(
 }
 
 /**
- * The base topic `<realm>/<device_id>` (spec 4.3).
+ * The base topic `<realm>/<device_id>` (protocol reference §4.3).
  *
  * @param realm realm name
  * @param deviceId device ID
@@ -291,7 +301,7 @@ export function baseTopic(realm: string, deviceId: string): string {
 }
 
 /**
- * The data topic `<base>/<interface><path>` of an individual path or object path (spec 5.8).
+ * The data topic `<base>/<interface><path>` of an individual path or object path (protocol reference §5.8).
  *
  * @param base the base topic
  * @param interfaceName interface name
@@ -309,7 +319,7 @@ export function dataTopic(base: string, interfaceName: string, path: string): st
   return `${base}/${interfaceName}${path}`;
 }
 
-/** Classification of a topic under the device's base topic (spec 4.3). */
+/** Classification of a topic under the device's base topic (protocol reference §4.3). */
 export type IncomingTopic =
   /** The base topic itself: introspection. */
   | { readonly kind: "introspection" }
@@ -321,7 +331,7 @@ export type IncomingTopic =
   | { readonly kind: "data"; readonly interfaceName: string; readonly path: string };
 
 /**
- * Classifies a topic the way the broker plugin does (spec 4.3, first match wins): the base
+ * Classifies a topic the way the broker plugin does (protocol reference §4.3, first match wins): the base
  * topic is the introspection; `B/control[/...]` is a control message with path `/...`; exactly
  * `B/capabilities` is capabilities; anything else is data for the first level after `B`.
  *

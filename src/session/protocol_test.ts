@@ -47,7 +47,7 @@ Deno.test("encodeIntrospection() refuses names and versions that would corrupt t
   assertThrows(() => encodeIntrospection([{ name: "a.b", major: 1, minor: 0.5 }]), RangeError);
 });
 
-Deno.test("parseIntrospection() parses the spec 5.1 example", () => {
+Deno.test("parseIntrospection() parses the protocol reference §5.1 example", () => {
   assertEquals(parseIntrospection("org.example.Telemetry:1:2;org.example.Settings:0:3"), [
     { name: "org.example.Telemetry", major: 1, minor: 2 },
     { name: "org.example.Settings", major: 0, minor: 3 },
@@ -71,7 +71,7 @@ Deno.test("parseIntrospection() accepts UTF-8 bytes and refuses invalid UTF-8", 
   assertStrictEquals(err.code, "malformed-message");
 });
 
-Deno.test("parseIntrospection() refuses what the server refuses (spec 5.1)", () => {
+Deno.test("parseIntrospection() refuses what the server refuses (protocol reference §5.1)", () => {
   const bad = [
     "a.B:1:0;", // trailing ;
     ";a.B:1:0",
@@ -132,11 +132,11 @@ const WORKED_BYTES = fromHex(`
   dc 16 2c`);
 const WORKED_ENTRIES = ["org.example.Settings/led/enabled", "org.example.Settings/name"];
 
-Deno.test("decodePurgeProperties() decodes the spec 5.3 worked example", () => {
+Deno.test("decodePurgeProperties() decodes the protocol reference §5.3 worked example", () => {
   assertEquals(decodePurgeProperties(WORKED_BYTES), WORKED_ENTRIES);
 });
 
-Deno.test("encodePurgeProperties() reproduces the spec 5.3 worked example byte for byte", () => {
+Deno.test("encodePurgeProperties() reproduces the protocol reference §5.3 worked example byte for byte", () => {
   const payload = encodePurgeProperties(WORKED_ENTRIES);
   assertEquals(payload, WORKED_BYTES);
   assertStrictEquals(new TextDecoder().decode(inflateSync(payload.subarray(4))), WORKED_TEXT);
@@ -246,7 +246,7 @@ Deno.test("splitPurgeEntry() splits at the first / like the server", () => {
   assertStrictEquals(splitPurgeEntry("a.B"), undefined);
 });
 
-Deno.test("baseTopic() and dataTopic() build spec 4.3 topics", () => {
+Deno.test("baseTopic() and dataTopic() build protocol reference §4.3 topics", () => {
   const base = baseTopic("test", "2TBn-jNESuuHamE2Zo1anA");
   assertStrictEquals(base, "test/2TBn-jNESuuHamE2Zo1anA");
   assertStrictEquals(
@@ -256,7 +256,7 @@ Deno.test("baseTopic() and dataTopic() build spec 4.3 topics", () => {
   assertStrictEquals(dataTopic("r/d", "a.B", "/"), "r/d/a.B/");
 });
 
-Deno.test("parseIncomingTopic() classifies topics like the broker plugin (spec 4.3)", () => {
+Deno.test("parseIncomingTopic() classifies topics like the broker plugin (protocol reference §4.3)", () => {
   const base = "r/d";
   const cases: [string, unknown][] = [
     ["r/d", { kind: "introspection" }],

@@ -1,5 +1,5 @@
 /**
- * Retention of datastream samples that cannot be delivered now (spec 7.2): `volatile` samples
+ * Retention of datastream samples that cannot be delivered now (protocol reference §7.2): `volatile` samples
  * in a bounded in-memory queue, `stored` samples in the store, both replayed after a
  * (re)connection in production order, with expiry.
  *
@@ -7,7 +7,8 @@
  */
 import { AstarteError } from "../errors.ts";
 import type { Mapping } from "../interface/interface.ts";
-import type { RetainedSample, Store } from "../contracts/store.ts";
+import type { RetainedSample } from "../contracts/store.ts";
+import type { CompleteStore } from "../contracts/complete_store.ts";
 
 /** A sample waiting in one of the queues. `id` is set for stored samples. */
 export type PendingSample = Omit<RetainedSample, "id"> & { readonly id?: number };
@@ -20,7 +21,7 @@ export type PublishSample = (sample: PendingSample) => Promise<void>;
 
 /** Settings of the retention queues. */
 export interface RetentionOptions {
-  readonly store: Store;
+  readonly store: CompleteStore;
   /** Capacity of the volatile queue. */
   readonly volatileCapacity: number;
   /** Current time in ms. */
@@ -55,18 +56,21 @@ export class RetentionQueues {
   async load(): Promise<void> {
     const store = this.#options.store;
     this.#storedCount = await store.countSamples();
-    if (store.persistent) {
+    if (store.durable.outgoing) {
       for (const record of await store.listOutgoing()) {
         if (record.sampleId !== undefined) this.#handedOff.add(record.sampleId);
       }
     }
   }
 
-  /** The transport finished a persisted packet that delivered stored sample `sampleId`. */
-  async outgoingDone(sampleId: number | undefined): Promise<void> {
-    if (sampleId === undefined) return;
-    this.#handedOff.delete(sampleId);
-    // The store removed the sample with the record: recount, or `pending` would stay true.
+  /**
+   * A connection opened: the transport re-sent the persisted packets of earlier connections
+   * and settled them before `connect()` resolved, removing their samples from the store.
+   * Recounts, and replays whatever is left (a transport that ignores the persisted packets).
+   */
+  async resync(): Promise<void> {
+    if (this.#handedOff.size === 0 && !this.#options.store.durable.outgoing) return;
+    this.#handedOff.clear();
     this.#storedCount = await this.#options.store.countSamples();
   }
 
@@ -132,7 +136,7 @@ export class RetentionQueues {
     if (mapping.retention === "stored") {
       await store.appendSample(sample);
       this.#storedCount++;
-      return store.persistent ? "stored" : "queued";
+      return store.durable.samples ? "stored" : "queued";
     }
     if (mapping.retention === "discard") return "discarded";
     // FIX: several in-flight publishes failing together (a lost connection, a disconnect

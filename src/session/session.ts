@@ -1,20 +1,35 @@
 /**
- * The session state machine of spec 10: connect, FULL_SYNC or LIGHT_SYNC, connected, back-off
- * and reconnect, and the graceful disconnection that delivers what was sent before it. The
- * handshake and runtime introspection changes live in `_handshake.ts`, data delivery in
- * `_delivery.ts`; both go through the session, so that nothing is published outside the order
- * the protocol requires.
+ * One device's connection lifecycle, an explicit state machine. The states and the legal
+ * transitions are the table in `lifecycle.ts`; `Lifecycle.transition()` is the only way to
+ * change the state and refuses a transition the table lacks. This file drives it, one method
+ * per phase:
+ *
+ * - `#connection()`: `connecting` (transport connect), `handshaking` (FULL_SYNC or LIGHT_SYNC,
+ *   `handshake.ts`), `connected` until the connection is lost;
+ * - `#backOff()`: `backoff`, reporting the failure and asking the retry policy (`backoff.ts`:
+ *   delay, consecutive kicks) whether and when to try again;
+ * - `#disconnect()`: the graceful disconnection that delivers what was sent before it, then
+ *   `disconnected`.
+ *
+ * DECISION: a transition table rather than one file per state: the phases share the pending
+ * `connect()` calls, the current attempt's abort controller and the "lost" signal, which a
+ * file per state would have to pass around; the table keeps the legal moves in one readable
+ * place and is tested on its own (`lifecycle_test.ts`). Data delivery (`delivery.ts`) and
+ * handshake publishes go through the session, so nothing is published outside the order the
+ * protocol requires.
  *
  * @module
  */
 import type { EncodedSample } from "../codec/types.ts";
 import { AstarteError } from "../errors.ts";
-import { backoffDelay } from "./backoff.ts";
+import { type EndedConnection, RetryPolicy } from "./backoff.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import { describeError } from "./log.ts";
 import type { CachedProperty } from "./property_cache.ts";
 import { Delivery } from "./delivery.ts";
 import { Handshake, type IntrospectionChange } from "./handshake.ts";
 import { canPublish, DiscardTally, type SessionContext, type SessionWiring } from "./context.ts";
-import type { ConnectionState, DisconnectResult, SendStatus } from "../types.ts";
+import type { ConnectedInfo, ConnectionState, DisconnectResult, SendStatus } from "../types.ts";
 
 /**
  * How long `connect()` waits for the first handshake by default. Long enough for a slow
@@ -25,12 +40,6 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
 /** How long `disconnect()` waits for earlier sends to be delivered by default. */
 export const DEFAULT_DISCONNECT_TIMEOUT_MS = 5_000;
-
-/**
- * A connection lost this soon after its handshake counts as a kick, whatever the error (a
- * session closed by the server later counts as one until it is stable).
- */
-const KICK_WINDOW_MS = 10_000;
 
 /** Longest delay `setTimeout` honours. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -59,6 +68,12 @@ export interface DisconnectCall {
 export interface SessionCounters {
   readonly delivered: number;
   readonly discarded: number;
+}
+
+/** How a connection of the loop ended: why, and how far it got (see {@link RetryPolicy}). */
+interface FailedConnection extends EndedConnection {
+  /** What the attempt threw or the transport reported. */
+  readonly error: unknown;
 }
 
 interface Waiter {
@@ -109,6 +124,8 @@ async function settledWithin(
 /** One device's connection lifecycle. */
 export class Session {
   readonly #ctx: SessionContext;
+  /** The connection state; {@link Lifecycle.transition} refuses a change its table lacks. */
+  readonly #lifecycle: Lifecycle;
   readonly #handshake: Handshake;
   readonly #delivery: Delivery;
   #wanted = false;
@@ -129,9 +146,13 @@ export class Session {
 
   /** @param wiring device state and callbacks */
   constructor(wiring: SessionWiring) {
+    const lifecycle = new Lifecycle((from, to) => this.#changed(from, to));
+    this.#lifecycle = lifecycle;
     this.#ctx = {
       wiring,
-      state: "disconnected",
+      get state() {
+        return lifecycle.state;
+      },
       handshook: false,
       closing: false,
       delivered: 0,
@@ -140,14 +161,17 @@ export class Session {
     };
     this.#handshake = new Handshake(this.#ctx);
     this.#delivery = new Delivery(this.#ctx, this.#handshake);
-    wiring.transport.attach({
-      onMessage: (message) => wiring.onMessage(message),
-      onConnectionLost: (error) => {
-        this.#lostError ??= error;
-        const lost = this.#lost;
-        this.#lost = undefined;
-        lost?.(error);
-      },
+  }
+
+  /** Watches one connection's `closed`: a loss ends the connected phase of the loop. */
+  #watch(closed: Promise<AstarteError | undefined>): void {
+    const lost = this.#lost;
+    void closed.then((error) => {
+      // A connection the loop already left (disconnect(), a failed handshake) is not reported.
+      if (lost === undefined || this.#lost !== lost) return;
+      this.#lostError ??= error;
+      this.#lost = undefined;
+      lost(error);
     });
   }
 
@@ -156,13 +180,13 @@ export class Session {
     return this.#ctx.state;
   }
 
-  #setState(state: ConnectionState): void {
-    if (this.#ctx.state === state) return;
-    this.#ctx.state = state;
-    if (state !== "connecting" && state !== "handshaking") {
+  /** Runs after every state change (see {@link Lifecycle.transition}). */
+  #changed(from: ConnectionState, to: ConnectionState): void {
+    if (!this.#lifecycle.attempting) {
       for (const wake of this.#attemptWaiters.splice(0)) wake();
     }
-    this.#ctx.wiring.onStateChange(state);
+    this.#ctx.wiring.log.info(`state ${to} (was ${from})`);
+    this.#ctx.wiring.onStateChange(to);
   }
 
   /** Data messages delivered and samples discarded so far. */
@@ -277,105 +301,144 @@ export class Session {
     for (const w of waiters) error === undefined ? w.resolve() : w.reject(error);
   }
 
+  /**
+   * The connection loop: each round is one connection (`connecting`, `handshaking`, then
+   * `connected` until it is lost) and, when it failed, `backoff`. It ends in `disconnected`
+   * once `disconnect()` is called or reconnecting cannot help.
+   */
   async #run(): Promise<void> {
-    const ctx = this.#ctx;
-    const w = ctx.wiring;
-    const o = w.options;
-    let attempt = 0;
-    let kicks = 0;
-    let lastKick: AstarteError | undefined;
+    const policy = new RetryPolicy(this.#ctx.wiring.options, this.#ctx.wiring.random);
     this.#lastFailure = undefined;
     while (this.#wanted) {
-      this.#setState("connecting");
-      this.#lostError = undefined;
-      const lost = new Promise<AstarteError | undefined>((resolve) => (this.#lost = resolve));
-      let acceptedAt: number | undefined;
-      let connectedAt: number | undefined;
-      try {
-        await w.ready();
-        if (!this.#wanted) break;
-        this.#attempt = new AbortController();
-        const { sessionPresent } = await w.transport.connect({
-          realm: w.realm,
-          deviceId: w.deviceId,
-          // DECISION (deviation from spec 10.4, see docs/protocol-decisions.md): with a
-          // persistent store no connection is clean. A clean session ends with its connection
-          // (MQTT 3.1.1 section 3.1.2.4), QoS 2 receiver state included, so after a crash the
-          // next run would re-send unacknowledged packets to a broker that forgot them and
-          // unique samples would arrive twice. FULL_SYNC on a process's first connection is
-          // forced by `Handshake` anyway. Without a persistent store the first connection is
-          // clean, discarding stale broker state, as the Rust SDK does.
-          cleanSession: !this.#handshake.syncedThisProcess && !w.store.persistent,
-          signal: this.#attempt.signal,
-          outgoing: w.store.persistent ? this.#delivery.outgoing : undefined,
-        });
-        this.#attempt = undefined;
-        if (!this.#wanted) {
-          // disconnect() ran while the broker was accepting us: close what just opened.
-          await w.transport.disconnect({ timeoutMs: 0 }).catch(() => {});
-          break;
-        }
-        acceptedAt = w.now();
-        this.#setState("handshaking");
-        ctx.handshook = false;
-        const fullSync = await this.#race(this.#handshake.run(sessionPresent), lost);
-        this.#setState("connected");
-        connectedAt = w.now();
-        this.#announced = true;
-        w.onConnected({ sessionPresent, fullSync });
-        this.#settleWaiters();
-        // The offline period ended: one warning for what it dropped.
-        const dropped = ctx.discards.take(w.now());
-        if (dropped) w.report(dropped);
-        this.#delivery.flush();
-        const error = await lost;
-        if (!this.#wanted) break;
-        throw error ?? new AstarteError("transport-failed", "Connection lost");
-      } catch (error) {
-        this.#attempt = undefined;
-        this.#lost = undefined;
-        if (!this.#wanted) break;
-        this.#setState("backoff");
-        await w.transport.disconnect({ timeoutMs: 0 }).catch(() => {});
-        // A handshake publish fails when the connection drops: the drop tells why.
-        const cause = acceptedAt !== undefined && this.#lostError ? this.#lostError : error;
-        const failure = asFailure(cause);
-        this.#lastFailure = failure;
-        if (this.#announced) {
-          this.#announced = false;
-          w.onDisconnected({ error: failure, requested: false });
-        }
-        w.report(failure);
-        const stable = connectedAt !== undefined &&
-          w.now() - connectedAt >= (o.stableAfterMs ?? 60_000);
-        if (stable) {
-          attempt = 0;
-          kicks = 0;
-        } else if (
-          acceptedAt !== undefined &&
-          (failure.code === "server-kick" || connectedAt === undefined ||
-            w.now() - connectedAt < KICK_WINDOW_MS)
-        ) {
-          // Closed by the server during the handshake or right after it, whatever the error:
-          // writing to a socket the server just closed fails with EPIPE.
-          kicks++;
-          lastKick = failure;
-        }
-        const permanent = isPermanent(cause);
-        if (permanent || kicks >= (o.maxConsecutiveKicks ?? 5)) {
-          const fatal = permanent ? failure : this.#kickError(kicks, lastKick);
-          if (!permanent) w.report(fatal);
-          this.#lastFailure = fatal;
-          this.#wanted = false;
-          this.#settleWaiters(fatal);
-          break;
-        }
-        await this.#wait(backoffDelay(attempt++, w.random, o.backoff));
-      }
+      const ended = await this.#connection();
+      if (ended === undefined || !this.#wanted) break;
+      const delayMs = await this.#backOff(ended, policy);
+      // disconnect() may have run while the transport closed: no sleep then.
+      if (delayMs === undefined || !this.#wanted) break;
+      await this.#wait(delayMs);
     }
     this.#attempt = undefined;
     this.#lost = undefined;
-    this.#setState("disconnected");
+    this.#lifecycle.transition("disconnected");
+  }
+
+  /**
+   * One connection: `connecting`, `handshaking` once the broker accepted it, `connected` once
+   * the handshake completed, until it is lost. Resolves with how far it got and why it ended,
+   * or undefined when `disconnect()` ended it.
+   */
+  async #connection(): Promise<FailedConnection | undefined> {
+    const ctx = this.#ctx;
+    const w = ctx.wiring;
+    this.#lifecycle.transition("connecting");
+    this.#lostError = undefined;
+    const lost = new Promise<AstarteError | undefined>((resolve) => (this.#lost = resolve));
+    let acceptedAt: number | undefined;
+    let connectedAt: number | undefined;
+    try {
+      await w.ready();
+      if (!this.#wanted) return undefined;
+      this.#attempt = new AbortController();
+      const { sessionPresent, closed } = await w.transport.connect({
+        realm: w.realm,
+        deviceId: w.deviceId,
+        // DECISION (deviation from protocol reference §10.4, see docs/protocol-decisions.md): with a
+        // persistent store keeping outgoing packets no connection is clean. A clean session
+        // ends with its connection (MQTT 3.1.1 section 3.1.2.4), QoS 2 receiver state
+        // included, so after a crash the next run would re-send unacknowledged packets to a
+        // broker that forgot them and unique samples would arrive twice. FULL_SYNC on a
+        // process's first connection is forced by `Handshake` anyway. Without such a store
+        // the first connection is clean, discarding stale broker state, as the Rust SDK does.
+        cleanSession: !this.#handshake.syncedThisProcess && !w.store.durable.outgoing,
+        signal: this.#attempt.signal,
+        onMessage: w.onMessage,
+        outgoing: w.store.durable.outgoing ? this.#delivery.outgoing : undefined,
+      });
+      this.#watch(closed);
+      this.#attempt = undefined;
+      // The transport re-sent and settled the packets of earlier connections: recount.
+      await w.retention.resync();
+      if (!this.#wanted) {
+        // disconnect() ran while the broker was accepting us: close what just opened.
+        await w.transport.disconnect({ timeoutMs: 0 }).catch(() => {});
+        return undefined;
+      }
+      acceptedAt = w.now();
+      this.#lifecycle.transition("handshaking");
+      ctx.handshook = false;
+      const fullSync = await this.#race(this.#handshake.run(sessionPresent), lost);
+      this.#lifecycle.transition("connected");
+      connectedAt = w.now();
+      this.#announceConnected({ sessionPresent, fullSync });
+      const error = await lost;
+      if (!this.#wanted) return undefined;
+      throw error ?? new AstarteError("transport-failed", "Connection lost");
+    } catch (error) {
+      this.#attempt = undefined;
+      this.#lost = undefined;
+      return { error, acceptedAt, connectedAt };
+    }
+  }
+
+  /** The handshake completed: tells the application, then lets the waiting data flow. */
+  #announceConnected(info: ConnectedInfo): void {
+    const w = this.#ctx.wiring;
+    this.#announced = true;
+    w.onConnected(info);
+    this.#settleWaiters();
+    // The offline period ended: one warning for what it dropped.
+    const dropped = this.#ctx.discards.take(w.now());
+    if (dropped) w.report(dropped);
+    this.#delivery.flush();
+  }
+
+  /**
+   * After a failed attempt or a lost connection (`backoff`): closes what is left, reports the
+   * failure and decides. Resolves with the delay before the next attempt, or undefined when
+   * reconnecting stops (a permanent failure, or too many kicks in a row).
+   */
+  async #backOff(ended: FailedConnection, policy: RetryPolicy): Promise<number | undefined> {
+    const w = this.#ctx.wiring;
+    this.#lifecycle.transition("backoff");
+    await w.transport.disconnect({ timeoutMs: 0 }).catch(() => {});
+    // A handshake publish fails when the connection drops: the drop tells why.
+    const cause = ended.acceptedAt !== undefined && this.#lostError ? this.#lostError : ended.error;
+    const failure = asFailure(cause);
+    this.#lastFailure = failure;
+    if (this.#announced) {
+      this.#announced = false;
+      w.onDisconnected({ error: failure, requested: false });
+    }
+    const what = ended.connectedAt !== undefined
+      ? "connection lost"
+      : ended.acceptedAt !== undefined
+      ? "handshake failed"
+      : "connection attempt failed";
+    if (failure.permanent) {
+      w.log.error(`${what}, not retrying (permanent): ${describeError(failure)}`);
+      w.report(failure, { logged: true });
+      return this.#stopRetrying(failure);
+    }
+    const decision = policy.next(failure, ended, w.now());
+    if (decision.giveUp) {
+      w.report(failure);
+      const fatal = this.#kickError(decision.kicks, decision.lastKick);
+      w.report(fatal); // Permanent: logged as an error.
+      return this.#stopRetrying(fatal);
+    }
+    w.log.warn(
+      `${what}: ${describeError(failure)}; retry ${decision.retry} in ${decision.delayMs} ms`,
+    );
+    w.report(failure, { logged: true });
+    return decision.delayMs;
+  }
+
+  /** Ends the loop after `fatal`: the pending `connect()` calls reject with it. */
+  #stopRetrying(fatal: AstarteError): undefined {
+    this.#lastFailure = fatal;
+    this.#wanted = false;
+    this.#settleWaiters(fatal);
+    return undefined;
   }
 
   #kickError(kicks: number, last: AstarteError | undefined): AstarteError {
@@ -438,8 +501,7 @@ export class Session {
     const start = call.since ?? this.counters;
     ctx.closing = true;
     w.retention.hold(true);
-    const attempting = ctx.state === "connecting" || ctx.state === "handshaking";
-    if (attempting && this.#wanted && this.#hasWork(call)) {
+    if (this.#lifecycle.attempting && this.#wanted && this.#hasWork(call)) {
       // A connection attempt under way may still deliver what was sent before: let it finish
       // (within the deadline). In back-off, or with nothing to deliver, stop at once.
       await settledWithin(this.#attemptSettled(), deadline, signal);
@@ -469,7 +531,7 @@ export class Session {
     // Publishes the transport abandoned fail now, and their samples are retained: wait for
     // that (it takes no network), so that the counts include them.
     await settledWithin(Promise.allSettled(call.before), performance.now() + 1_000);
-    this.#setState("disconnected");
+    this.#lifecycle.transition("disconnected");
     this.#settleWaiters(new AstarteError("aborted", "disconnect() was called before connecting"));
     if (this.#announced) {
       this.#announced = false;
@@ -491,9 +553,7 @@ export class Session {
 
   /** Resolves once the current connection attempt succeeded (handshake done) or failed. */
   #attemptSettled(): Promise<void> {
-    if (this.#ctx.state !== "connecting" && this.#ctx.state !== "handshaking") {
-      return Promise.resolve();
-    }
+    if (!this.#lifecycle.attempting) return Promise.resolve();
     return new Promise((resolve) => this.#attemptWaiters.push(resolve));
   }
 
@@ -501,11 +561,14 @@ export class Session {
     const { store, properties, retention, interfaces } = this.#ctx.wiring;
     const changes = properties.deviceEntries(new Set(interfaces.keys()))
       .filter((e) => e.record.state !== "delivered").length;
-    const kept = retention.storedLength + changes;
+    // What a persistent part of the store keeps is `stored`; what memory keeps is `queued`.
+    const { samples, properties: props } = store.durable;
+    const stored = (samples ? retention.storedLength : 0) + (props ? changes : 0);
+    const inMemory = (samples ? 0 : retention.storedLength) + (props ? 0 : changes);
     return {
       delivered: this.#ctx.delivered - start.delivered,
-      stored: store.persistent ? kept : 0,
-      queued: retention.volatileLength + (store.persistent ? 0 : kept),
+      stored,
+      queued: retention.volatileLength + inMemory,
       discarded: this.#ctx.discarded - start.discarded,
     };
   }
