@@ -35,6 +35,7 @@ export {
   type SimulatePhase,
   type SimulateProgress,
   type SimulateServerMessage,
+  type SimulateServerTraffic,
   type SimulateSummary,
   SIMULATION_INTERFACE,
 } from "./cli/simulate.ts";

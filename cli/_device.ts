@@ -11,7 +11,6 @@ import {
   isValidRealmName,
   parseInterface,
 } from "../mod.ts";
-import type { Store } from "../src/contracts/store.ts";
 import { FileStore } from "../plugins/file_store/mod.ts";
 import { CommandFailure, type OptionSpecs, type ParsedValues, UsageError } from "./_args.ts";
 import type { CommandContext } from "./_command.ts";
@@ -145,7 +144,7 @@ export async function openDevice(
   const caFile = values.string("ca");
   const ca = caFile === undefined ? undefined : await readTextArgument(caFile, "--ca");
   const storeDir = values.string("store");
-  let store: Store | undefined;
+  let store: FileStore | undefined;
   if (storeDir !== undefined) {
     try {
       await Deno.mkdir(storeDir, { recursive: true, mode: 0o700 });

@@ -35,9 +35,15 @@ export interface SimulateServerMessage {
   readonly interfaceName?: string;
 }
 
+/** What the simulator reads from a device's traffic counters (a dev server's `DeviceTraffic` fits). */
+export interface SimulateServerTraffic {
+  /** Data messages received per interface name (uncapped, unlike the received-message log). */
+  readonly byInterface: ReadonlyMap<string, { readonly messages: number }>;
+}
+
 /**
- * The part of a running dev server (`startDevServer()` from the testing entry point) the
- * simulator uses: where devices register and connect, and what the server recorded.
+ * The part of a running dev server (`startDevServer()` from `./dev-server`) the simulator uses:
+ * where devices register and connect, and what the server counted.
  */
 export interface SimulateDevServer {
   /** Realm name. */
@@ -48,9 +54,12 @@ export interface SimulateDevServer {
   readonly caPem: string;
   /** A fresh agent JWT. */
   realmJwt(): Promise<string>;
-  /** Everything a device published. */
-  received(deviceId: string): readonly SimulateServerMessage[];
-  /** Resolves with the first message of a device matching `predicate`, past or future. */
+  /** Uncapped traffic counters of a device: the simulator counts deliveries with them. */
+  traffic(deviceId: string): SimulateServerTraffic;
+  /**
+   * Resolves with the first message of a device matching `predicate`, past or future (the
+   * simulator uses it only to wake up when a device's count may have changed).
+   */
   waitFor(
     deviceId: string,
     predicate: (message: SimulateServerMessage) => boolean,

@@ -1,6 +1,6 @@
 /**
  * Private helpers of the dev Pairing API: the in-memory device registry and the device fields
- * of registration requests (spec 3.3.1).
+ * of registration requests (protocol reference §3.3.1).
  *
  * @module
  */
@@ -87,7 +87,7 @@ export function canonicalDeviceId(text: string): string | undefined {
   }
 }
 
-/** The introspection map, or the validation message of spec 3.3.1. */
+/** The introspection map, or the validation message of protocol reference §3.3.1. */
 export function parseIntrospection(
   value: unknown,
 ): Record<string, { major: number; minor: number }> | string {

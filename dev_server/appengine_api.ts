@@ -57,15 +57,29 @@ export interface AppEngineBackend {
   device(deviceId: string): DevDevice | undefined;
   /** Connection facts of a device. */
   connection(deviceId: string): DeviceConnectionInfo;
-  /** Sends server-owned data to a device; resolves with whether its session received it. */
+  /** Sends a value of an individual datastream; resolves with whether the session got it. */
   send(
     deviceId: string,
     interfaceName: string,
     path: string,
-    value: AstarteValue | AstarteObject,
+    value: AstarteValue,
+  ): Promise<boolean>;
+  /** Sends an object of an object-aggregated datastream. */
+  sendAggregate(
+    deviceId: string,
+    interfaceName: string,
+    path: string,
+    value: AstarteObject,
+  ): Promise<boolean>;
+  /** Sets a server-owned property of a device. */
+  setProperty(
+    deviceId: string,
+    interfaceName: string,
+    path: string,
+    value: AstarteValue,
   ): Promise<boolean>;
   /** Unsets a server-owned property of a device. */
-  unset(deviceId: string, interfaceName: string, path: string): Promise<boolean>;
+  unsetProperty(deviceId: string, interfaceName: string, path: string): Promise<boolean>;
   /** Installs (or replaces) an interface in the realm. */
   installInterface(json: unknown): Interface;
   /**
@@ -364,18 +378,22 @@ class AppEngineApi {
       return error(400, 'Bad request: the body must be JSON of the form {"data": <value>}');
     }
     const where = `${iface.name}${path}`;
-    let value: AstarteValue | AstarteObject;
     try {
       if (iface.aggregation === "object") {
         const mappings = iface.objectMappingsFor(path);
         if (!mappings) return error(404, "Endpoint not found");
-        value = objectFromJson(mappings, body.data, where);
+        const value = objectFromJson(mappings, body.data, where);
+        await this.#b.sendAggregate(deviceId, iface.name, path, value);
       } else {
         const mapping = iface.mappingFor(path);
         if (!mapping) return error(404, "Endpoint not found");
-        value = valueFromJson(mapping.type, body.data, where);
+        const value = valueFromJson(mapping.type, body.data, where);
+        if (iface.type === "properties") {
+          await this.#b.setProperty(deviceId, iface.name, path, value);
+        } else {
+          await this.#b.send(deviceId, iface.name, path, value);
+        }
       }
-      await this.#b.send(deviceId, iface.name, path, value);
     } catch (err) {
       return failure(err);
     }
@@ -396,7 +414,7 @@ class AppEngineApi {
       return error(404, "Path not found");
     }
     try {
-      await this.#b.unset(deviceId, iface.name, path);
+      await this.#b.unsetProperty(deviceId, iface.name, path);
     } catch (err) {
       return failure(err);
     }

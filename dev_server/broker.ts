@@ -1,7 +1,7 @@
 /**
  * The MQTT half of the embedded Astarte dev server: an in-process broker (npm `aedes`) behind a
- * mutual-TLS listener on 127.0.0.1 that enforces the Astarte broker rules of spec section 4
- * (identity from the client certificate, topic authorisation, 3.1.1 only, no retain) and hands
+ * mutual-TLS listener on 127.0.0.1 that enforces the Astarte broker rules (identity from the
+ * client certificate, topic authorisation, 3.1.1 only, no retain) and hands
  * every device publish to hooks where the dev server plugs Astarte server semantics.
  *
  * @module
@@ -12,6 +12,7 @@ import type * as net from "node:net";
 import { Aedes, type Client, type PublishPacket } from "aedes";
 import type { QoS } from "../src/interface/interface.ts";
 import { topicMatches } from "../plugins/memory/memory_broker.ts";
+import type { KickOptions } from "../testing/realm_control.ts";
 
 /** Callbacks through which the dev server observes and drives devices. */
 export interface BrokerHooks {
@@ -79,15 +80,6 @@ export interface StartBrokerOptions {
   readonly hooks?: BrokerHooks;
 }
 
-/** Options of {@link DevBroker.kick}. */
-export interface KickOptions {
-  /**
-   * Also discard the persistent session (subscriptions, queued messages), as Astarte does when it
-   * forcibly disconnects a device after an error: the next CONNACK has session present = 0.
-   */
-  readonly dropSession: boolean;
-}
-
 /** A running dev broker. */
 export interface DevBroker extends AsyncDisposable {
   /** Broker URL, `mqtts://127.0.0.1:<port>`. */
@@ -101,7 +93,7 @@ export interface DevBroker extends AsyncDisposable {
    * QoS > 0.
    *
    * @returns whether a subscription of the device matched (false: the message was dropped, which
-   * Astarte treats as an error for control messages, see spec 4.4)
+   * Astarte treats as an error for control messages)
    * @throws {RangeError} when the topic is not under the device's base topic
    */
   publishToDevice(
@@ -124,19 +116,11 @@ export interface DevBroker extends AsyncDisposable {
 }
 
 // A topic filter that no device can own: it stands for "this persistent session exists" in the
-// stored subscriptions of a session without real subscriptions (see sessionPresentFix below).
+// stored subscriptions of a session without real subscriptions (see patchSessionPresent).
 const SESSION_MARKER = "$astarte-dev/session";
 const SEQ = Symbol("astarte-dev-seq");
 
 type SequencedPacket = PublishPacket & { [SEQ]?: number };
-
-interface ConnState {
-  nextSeq: number;
-  nextDelivery: number;
-  ready: Map<number, () => Promise<void>>;
-  chain: Promise<void>;
-  closed: boolean;
-}
 
 /** The parts of aedes and its memory persistence that its typings do not declare. */
 interface AedesInternals {
@@ -161,10 +145,6 @@ function authError(returnCode: number, message: string): AuthError {
   return Object.assign(new Error(message), { returnCode });
 }
 
-function baseTopicOf(clientId: string): string {
-  return clientId;
-}
-
 function isUnder(topic: string, base: string): boolean {
   return topic === base || topic.startsWith(base + "/");
 }
@@ -172,6 +152,9 @@ function isUnder(topic: string, base: string): boolean {
 function asQoS(qos: number): QoS {
   return (qos === 1 || qos === 2 ? qos : 0) as QoS;
 }
+
+/** Calls a hook; a hook that throws is reported, never propagated into aedes. */
+type Report = (error: unknown, clientId?: string) => void;
 
 /**
  * aedes reads with one `read()` per 'readable' event and expects it to return everything
@@ -192,20 +175,319 @@ function drainOnRead(socket: tls.TLSSocket): void {
 }
 
 /**
+ * The one patch of aedes internals. aedes reports session present = 1 only when the stored
+ * session holds subscriptions; MQTT 3.1.1 (and VerneMQ, Astarte's broker) report any kept
+ * session, and devices decide whether to run a full handshake from that flag. So the memory
+ * persistence's `subscriptionsByClient` is wrapped: a session known to exist (`sessions`) without
+ * subscriptions is given a marker subscription, which `authorizeSubscribe` then refuses to
+ * activate. aedes exposes no option or hook for this.
+ */
+function patchSessionPresent(internals: AedesInternals, sessions: ReadonlySet<string>): void {
+  const persistence = internals.persistence;
+  const original = persistence.subscriptionsByClient.bind(persistence);
+  persistence.subscriptionsByClient = async (client) => {
+    const subs = await original(client);
+    if (subs.length === 0 && sessions.has(client.id)) {
+      return [{ topic: SESSION_MARKER, qos: 0 }];
+    }
+    return subs;
+  };
+}
+
+/**
+ * Checks a CONNECT as Astarte's broker does: identity from the certificate CN
+ * (`<realm>/<deviceId>`), client id equal to it, no username or password, then the dev server's
+ * admission check.
+ *
+ * @throws {AuthError} with the CONNACK return code
+ */
+async function authenticateDevice(
+  client: Client,
+  username: string | undefined,
+  password: unknown,
+  hooks: BrokerHooks,
+): Promise<void> {
+  const socket = client.conn as tls.TLSSocket;
+  const cert = typeof socket.getPeerCertificate === "function"
+    ? socket.getPeerCertificate()
+    : undefined;
+  const cn = cert?.subject?.CN;
+  if (typeof cn !== "string" || !cn.includes("/")) {
+    throw authError(5, `Certificate CN ${JSON.stringify(cn)} is not <realm>/<deviceId>`);
+  }
+  if (client.id !== cn) {
+    throw authError(2, `Client id "${client.id}" differs from certificate CN "${cn}"`);
+  }
+  if (username !== undefined || password !== undefined) {
+    throw authError(4, "Astarte devices must not send a username or password");
+  }
+  const admitted = hooks.admitDevice ? await hooks.admitDevice(cn) : true;
+  if (admitted !== true) {
+    throw authError(5, typeof admitted === "string" ? admitted : `Device "${cn}" was not admitted`);
+  }
+}
+
+interface ConnState {
+  nextSeq: number;
+  nextDelivery: number;
+  ready: Map<number, () => Promise<void>>;
+  chain: Promise<void>;
+  closed: boolean;
+}
+
+/**
+ * Hands each device's publishes to `onDevicePublish` one at a time, in the order the device sent
+ * them. aedes may finish storing QoS 2 packets out of order, so each publish gets a sequence
+ * number when authorised and is delivered once all earlier ones were.
+ */
+class PublishSequencer {
+  readonly #states = new WeakMap<Client, ConnState>();
+  readonly #hooks: BrokerHooks;
+  readonly #report: Report;
+
+  constructor(hooks: BrokerHooks, report: Report) {
+    this.#hooks = hooks;
+    this.#report = report;
+  }
+
+  /** Starts ordering the publishes of a new connection. */
+  track(client: Client, socket: tls.TLSSocket): void {
+    const state: ConnState = {
+      nextSeq: 0,
+      nextDelivery: 0,
+      ready: new Map(),
+      chain: Promise.resolve(),
+      closed: false,
+    };
+    this.#states.set(client, state);
+    socket.on("close", () => {
+      // Packets whose sequence number was taken but that never reached `published` (errors)
+      // must not hold back the ones after them.
+      state.closed = true;
+      this.#pump(state, true);
+    });
+  }
+
+  /** Numbers an authorised publish. */
+  number(client: Client, packet: PublishPacket): void {
+    const state = this.#states.get(client);
+    // A retransmitted QoS 2 publish (dup) may be dropped by aedes as a duplicate and never
+    // reach `published`: it gets no sequence number so it cannot stall the ordering.
+    if (state && !packet.dup) (packet as SequencedPacket)[SEQ] = state.nextSeq++;
+  }
+
+  /** Runs the hook for a stored publish once the earlier ones ran; `done` completes it. */
+  deliver(client: Client, packet: SequencedPacket, done: () => void): void {
+    const clientId = client.id;
+    const qos = asQoS(packet.qos);
+    const topic = packet.topic;
+    const payload = new Uint8Array(packet.payload as Uint8Array);
+    const run = async (): Promise<void> => {
+      try {
+        await this.#hooks.onDevicePublish?.(clientId, topic, payload, qos);
+      } catch (err) {
+        this.#report(err, clientId);
+        client.close();
+      } finally {
+        done();
+      }
+    };
+    const state = this.#states.get(client);
+    const seq = packet[SEQ];
+    if (!state || seq === undefined || state.closed) {
+      if (state) state.chain = state.chain.then(run);
+      else void run();
+      return;
+    }
+    state.ready.set(seq, run);
+    this.#pump(state);
+  }
+
+  #pump(state: ConnState, skipGaps = false): void {
+    for (;;) {
+      let next = state.ready.get(state.nextDelivery);
+      if (!next && skipGaps && state.ready.size > 0) {
+        state.nextDelivery = Math.min(...state.ready.keys());
+        next = state.ready.get(state.nextDelivery);
+      }
+      if (!next) return;
+      state.ready.delete(state.nextDelivery);
+      state.nextDelivery++;
+      state.chain = state.chain.then(next);
+    }
+  }
+}
+
+/** Creates aedes with Astarte's connection, publish and subscription rules. */
+async function createAedes(
+  hooks: BrokerHooks,
+  sequencer: PublishSequencer,
+  report: Report,
+): Promise<Aedes> {
+  return await Aedes.createBroker({
+    // Astarte documents a 100-character client-id limit; aedes defaults to 23.
+    maxClientsIdLength: 100,
+    heartbeatInterval: 60_000,
+    connectTimeout: 10_000,
+
+    preConnect(_client, packet, done) {
+      // aedes accepts levels 3 and 4; an out-of-range level makes it answer CONNACK 1.
+      if (packet.protocolVersion !== 4) packet.protocolVersion = 0 as 4;
+      done(null, true);
+    },
+
+    authenticate(client, username, password, done) {
+      authenticateDevice(client, username, password, hooks).then(
+        () => done(null, true),
+        (err: unknown) => {
+          const error = err instanceof Error && "returnCode" in err
+            ? err as AuthError
+            : authError(3, `Admission check failed: ${err}`);
+          if (error.returnCode === 3) report(err, client.id);
+          try {
+            hooks.onDeviceRefused?.(client.id, error.returnCode, error.message);
+          } catch (hookError) {
+            report(hookError, client.id);
+          }
+          // deno-lint-ignore no-explicit-any
+          done(error as any, false);
+        },
+      );
+    },
+
+    authorizePublish(client, packet, done) {
+      if (!client) return done(null); // broker-internal publish
+      try {
+        hooks.onDevicePublishReceived?.(client.id, packet.topic, asQoS(packet.qos));
+      } catch (err) {
+        report(err, client.id);
+      }
+      if (!isUnder(packet.topic, client.id)) {
+        return done(new Error(`Unauthorized publish on "${packet.topic}" by "${client.id}"`));
+      }
+      if (packet.retain) return done(new Error(`Retained publish on "${packet.topic}" refused`));
+      sequencer.number(client, packet);
+      done(null);
+    },
+
+    authorizeSubscribe(client, sub, done) {
+      // The device's base topic is its client id; B/# and B/+/... would echo its own publishes.
+      const base = client.id;
+      const below = sub.topic.startsWith(base + "/") ? sub.topic.slice(base.length + 1) : null;
+      const first = below?.split("/")[0];
+      if (below === null || first === "#" || first === "+") return done(null, null);
+      done(null, sub);
+    },
+
+    published(packet, client, done) {
+      if (!client) return done(null);
+      sequencer.deliver(client, packet as SequencedPacket, () => done(null));
+    },
+  });
+}
+
+/** Reports connections and disconnections, and tracks which persistent sessions exist. */
+function watchConnections(
+  aedes: Aedes,
+  hooks: BrokerHooks,
+  sessions: Set<string>,
+  report: Report,
+): void {
+  (aedes as unknown as AedesInternals).on("error", (err) => report(err));
+  aedes.on("connackSent", (packet, client) => {
+    if (packet.returnCode !== 0) return;
+    if (client.clean) sessions.delete(client.id);
+    else sessions.add(client.id);
+    try {
+      const address = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
+      hooks.onDeviceConnected?.(client.id, packet.sessionPresent === true, address);
+    } catch (err) {
+      report(err, client.id);
+    }
+  });
+  aedes.on("clientDisconnect", (client) => {
+    try {
+      hooks.onDeviceDisconnected?.(client.id);
+    } catch (err) {
+      report(err, client.id);
+    }
+  });
+}
+
+/** The TLS listener and every socket it opened, so that close() can end them all. */
+interface Listener {
+  readonly server: tls.Server;
+  readonly sockets: Set<tls.TLSSocket>;
+  readonly rawSockets: Set<net.Socket>;
+  readonly port: number;
+}
+
+/** Listens with mutual TLS and hands every connection to aedes. */
+async function listenTls(
+  options: StartBrokerOptions,
+  aedes: Aedes,
+  sequencer: PublishSequencer,
+  report: Report,
+): Promise<Listener> {
+  const hooks = options.hooks ?? {};
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: "TLSv1.2",
+  }, (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    drainOnRead(socket);
+    sequencer.track(aedes.handle(socket), socket);
+  });
+  // Raw connections, so close() can also end those stuck before the end of the TLS handshake.
+  const rawSockets = new Set<net.Socket>();
+  server.on("connection", (raw: net.Socket) => {
+    rawSockets.add(raw);
+    raw.on("close", () => rawSockets.delete(raw));
+  });
+  // Handshake failures (no or bad client certificate) are the client's problem: reported, not
+  // raised.
+  server.on("tlsClientError", (err: unknown, socket: tls.TLSSocket) => {
+    try {
+      // Before the handshake completes, Deno's TLS socket knows its address only through the
+      // TCP socket it wraps.
+      const parent = (socket as unknown as { _parent?: net.Socket })?._parent;
+      hooks.onTlsError?.(err, socket?.remoteAddress ?? parent?.remoteAddress);
+    } catch (hookError) {
+      report(hookError);
+    }
+  });
+  server.on("error", (err: unknown) => report(err));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.hostname ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return { server, sockets, rawSockets, port: (server.address() as net.AddressInfo).port };
+}
+
+/**
  * Starts a mutual-TLS MQTT 3.1.1 broker on 127.0.0.1 with Astarte's authentication and
  * authorisation rules:
  *
  * - identity: the client certificate CN, which must be `<realm>/<deviceId>`; a CN without `/`
  *   gets CONNACK 5. The MQTT client id must equal the CN, otherwise CONNACK 2. (VerneMQ silently
- *   overrides the client id; refusing instead catches SDK bugs, checklist 12.) A username or
- *   password gets CONNACK 4 (Astarte devices send none).
+ *   overrides the client id; refusing instead catches SDK bugs.) A username or password gets
+ *   CONNACK 4 (Astarte devices send none).
  * - protocol level 4 only (MQTT 3.1.1), CONNACK 1 otherwise (aedes alone also takes 3).
  * - publish: only on `<realm>/<deviceId>` or below, never retained; a violation closes the
  *   connection (VerneMQ refuses it as unauthorised).
  * - subscribe: filters outside the device's base topic, and filters whose first level below the
- *   base is a wildcard (`B/#`, `B/+/...`: the device would receive its own publishes, checklist
- *   14), get the failure return code 0x80 in SUBACK; the others are granted. (VerneMQ drops
- *   foreign filters silently; a per-filter failure code is the MQTT-correct equivalent.)
+ *   base is a wildcard (`B/#`, `B/+/...`: the device would receive its own publishes), get the
+ *   failure return code 0x80 in SUBACK; the others are granted. (VerneMQ drops foreign filters
+ *   silently; a per-filter failure code is the MQTT-correct equivalent.)
  * - persistent sessions: a `clean = false` session is kept across connections and reported with
  *   session present = 1 even when it holds no subscription (aedes alone would report 0);
  *   QoS > 0 messages for an offline persistent session are queued.
@@ -225,248 +507,108 @@ function drainOnRead(socket: tls.TLSSocket): void {
  */
 export async function startBroker(options: StartBrokerOptions): Promise<DevBroker> {
   const hooks = options.hooks ?? {};
-  // Persistent sessions known to exist (clean = false, not dropped since).
-  const sessions = new Set<string>();
-  const connStates = new WeakMap<Client, ConnState>();
-  const sockets = new Set<tls.TLSSocket>();
-
-  function reportError(error: unknown, clientId?: string): void {
+  const report: Report = (error, clientId) => {
     try {
       hooks.onError?.(error, clientId);
     } catch {
       // A failing error hook has nowhere left to report to.
     }
+  };
+  // Persistent sessions known to exist (clean = false, not dropped since).
+  const sessions = new Set<string>();
+  const sequencer = new PublishSequencer(hooks, report);
+  const aedes = await createAedes(hooks, sequencer, report);
+  watchConnections(aedes, hooks, sessions, report);
+  patchSessionPresent(aedes as unknown as AedesInternals, sessions);
+  const listener = await listenTls(options, aedes, sequencer, report);
+  return new AedesBroker(aedes, listener, sessions, options.hostname ?? "127.0.0.1");
+}
+
+/** {@link DevBroker} over aedes and its TLS listener. */
+class AedesBroker implements DevBroker {
+  readonly url: string;
+  readonly port: number;
+  readonly #aedes: Aedes;
+  readonly #internals: AedesInternals;
+  readonly #listener: Listener;
+  readonly #sessions: Set<string>;
+  #closing: Promise<void> | undefined;
+
+  constructor(aedes: Aedes, listener: Listener, sessions: Set<string>, host: string) {
+    this.#aedes = aedes;
+    this.#internals = aedes as unknown as AedesInternals;
+    this.#listener = listener;
+    this.#sessions = sessions;
+    this.port = listener.port;
+    this.url = `mqtts://${host.includes(":") ? `[${host}]` : host}:${listener.port}`;
   }
 
-  const aedes = await Aedes.createBroker({
-    // Astarte documents a 100-character client-id limit; aedes defaults to 23.
-    maxClientsIdLength: 100,
-    heartbeatInterval: 60_000,
-    connectTimeout: 10_000,
-
-    preConnect(_client, packet, done) {
-      // aedes accepts levels 3 and 4; an out-of-range level makes it answer CONNACK 1.
-      if (packet.protocolVersion !== 4) packet.protocolVersion = 0 as 4;
-      done(null, true);
-    },
-
-    authenticate(client, username, password, done) {
-      void (async () => {
-        const socket = client.conn as tls.TLSSocket;
-        const cert = typeof socket.getPeerCertificate === "function"
-          ? socket.getPeerCertificate()
-          : undefined;
-        const cn = cert?.subject?.CN;
-        if (typeof cn !== "string" || !cn.includes("/")) {
-          throw authError(5, `Certificate CN ${JSON.stringify(cn)} is not <realm>/<deviceId>`);
-        }
-        if (client.id !== cn) {
-          throw authError(2, `Client id "${client.id}" differs from certificate CN "${cn}"`);
-        }
-        if (username !== undefined || password !== undefined) {
-          throw authError(4, "Astarte devices must not send a username or password");
-        }
-        const admitted = hooks.admitDevice ? await hooks.admitDevice(cn) : true;
-        if (admitted !== true) {
-          throw authError(
-            5,
-            typeof admitted === "string" ? admitted : `Device "${cn}" was not admitted`,
-          );
-        }
-      })().then(
-        () => done(null, true),
-        (err: unknown) => {
-          const error = err instanceof Error && "returnCode" in err
-            ? err as AuthError
-            : authError(3, `Admission check failed: ${err}`);
-          if (error.returnCode === 3) reportError(err, client.id);
-          try {
-            hooks.onDeviceRefused?.(client.id, error.returnCode, error.message);
-          } catch (hookError) {
-            reportError(hookError, client.id);
-          }
-          // deno-lint-ignore no-explicit-any
-          done(error as any, false);
-        },
+  async publishToDevice(
+    realm: string,
+    deviceId: string,
+    topic: string,
+    payload: Uint8Array,
+    qos: QoS,
+  ): Promise<boolean> {
+    const clientId = `${realm}/${deviceId}`;
+    if (!isUnder(topic, clientId)) {
+      throw new RangeError(
+        `Cannot publish to device "${clientId}": topic "${topic}" is not under its base topic`,
       );
-    },
-
-    authorizePublish(client, packet, done) {
-      if (!client) return done(null); // broker-internal publish
-      const qos = asQoS(packet.qos);
-      try {
-        hooks.onDevicePublishReceived?.(client.id, packet.topic, qos);
-      } catch (err) {
-        reportError(err, client.id);
-      }
-      if (!isUnder(packet.topic, baseTopicOf(client.id))) {
-        return done(new Error(`Unauthorized publish on "${packet.topic}" by "${client.id}"`));
-      }
-      if (packet.retain) {
-        return done(new Error(`Retained publish on "${packet.topic}" refused`));
-      }
-      const state = connStates.get(client);
-      // A retransmitted QoS 2 publish (dup) may be dropped by aedes as a duplicate and never
-      // reach `published`: it gets no sequence number so it cannot stall the ordering.
-      if (state && !packet.dup) (packet as SequencedPacket)[SEQ] = state.nextSeq++;
-      done(null);
-    },
-
-    authorizeSubscribe(client, sub, done) {
-      const base = baseTopicOf(client.id);
-      const below = sub.topic.startsWith(base + "/") ? sub.topic.slice(base.length + 1) : null;
-      const first = below?.split("/")[0];
-      if (below === null || first === "#" || first === "+") return done(null, null);
-      done(null, sub);
-    },
-
-    published(packet, client, done) {
-      if (!client) return done(null);
-      deliverInOrder(client, packet as SequencedPacket, () => done(null));
-    },
-  });
-
-  const internals = aedes as unknown as AedesInternals;
-  internals.on("error", (err) => reportError(err));
-  aedes.on("connackSent", (packet, client) => {
-    if (packet.returnCode !== 0) return;
-    if (client.clean) sessions.delete(client.id);
-    else sessions.add(client.id);
-    try {
-      const address = (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
-      hooks.onDeviceConnected?.(client.id, packet.sessionPresent === true, address);
-    } catch (err) {
-      reportError(err, client.id);
     }
-  });
-  aedes.on("clientDisconnect", (client) => {
-    try {
-      hooks.onDeviceDisconnected?.(client.id);
-    } catch (err) {
-      reportError(err, client.id);
+    const online = this.#internals.clients[clientId];
+    let matched: boolean;
+    if (online && !online.closed) {
+      matched = Object.keys(online.subscriptions).some((filter) => topicMatches(filter, topic));
+    } else {
+      const subs = await this.#internals.persistence.subscriptionsByTopic(topic);
+      matched = qos > 0 && subs.some((sub) => sub.clientId === clientId);
     }
-  });
-
-  sessionPresentFix();
-
-  /**
-   * aedes reports session present = 1 only when the stored session holds subscriptions. MQTT
-   * 3.1.1 (and VerneMQ) report any kept session, so a known session without subscriptions is
-   * given a marker subscription that authorizeSubscribe then refuses to activate.
-   */
-  function sessionPresentFix(): void {
-    const persistence = internals.persistence;
-    const original = persistence.subscriptionsByClient.bind(persistence);
-    persistence.subscriptionsByClient = async (client) => {
-      const subs = await original(client);
-      if (subs.length === 0 && sessions.has(client.id)) {
-        return [{ topic: SESSION_MARKER, qos: 0 }];
-      }
-      return subs;
-    };
-  }
-
-  function deliverInOrder(client: Client, packet: SequencedPacket, done: () => void): void {
-    const clientId = client.id;
-    const qos = asQoS(packet.qos);
-    const topic = packet.topic;
-    const payload = new Uint8Array(packet.payload as Uint8Array);
-    const run = async (): Promise<void> => {
-      try {
-        await hooks.onDevicePublish?.(clientId, topic, payload, qos);
-      } catch (err) {
-        reportError(err, clientId);
-        client.close();
-      } finally {
-        done();
-      }
-    };
-    const state = connStates.get(client);
-    const seq = packet[SEQ];
-    if (!state || seq === undefined || state.closed) {
-      if (state) state.chain = state.chain.then(run);
-      else void run();
-      return;
-    }
-    state.ready.set(seq, run);
-    pump(state);
-  }
-
-  function pump(state: ConnState, skipGaps = false): void {
-    for (;;) {
-      let next = state.ready.get(state.nextDelivery);
-      if (!next && skipGaps && state.ready.size > 0) {
-        state.nextDelivery = Math.min(...state.ready.keys());
-        next = state.ready.get(state.nextDelivery);
-      }
-      if (!next) return;
-      state.ready.delete(state.nextDelivery);
-      state.nextDelivery++;
-      state.chain = state.chain.then(next);
-    }
-  }
-
-  const server = tls.createServer({
-    ca: options.ca,
-    cert: options.cert,
-    key: options.key,
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: "TLSv1.2",
-  }, (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    drainOnRead(socket);
-    const client = aedes.handle(socket);
-    const state: ConnState = {
-      nextSeq: 0,
-      nextDelivery: 0,
-      ready: new Map(),
-      chain: Promise.resolve(),
-      closed: false,
-    };
-    connStates.set(client, state);
-    socket.on("close", () => {
-      // Packets whose sequence number was taken but that never reached `published` (errors)
-      // must not hold back the ones after them.
-      state.closed = true;
-      pump(state, true);
+    const packet = {
+      cmd: "publish",
+      topic,
+      payload: Buffer.from(payload),
+      qos,
+      retain: false,
+      dup: false,
+    } as PublishPacket;
+    await new Promise<void>((resolve, reject) => {
+      this.#aedes.publish(packet, (err?: Error) => err ? reject(err) : resolve());
     });
-  });
-  // Raw connections, so close() can also end those stuck before the end of the TLS handshake.
-  const rawSockets = new Set<net.Socket>();
-  server.on("connection", (raw: net.Socket) => {
-    rawSockets.add(raw);
-    raw.on("close", () => rawSockets.delete(raw));
-  });
-  // Handshake failures (no or bad client certificate) are the client's problem: reported, not
-  // raised.
-  server.on("tlsClientError", (err: unknown, socket: tls.TLSSocket) => {
-    try {
-      // Before the handshake completes, Deno's TLS socket knows its address only through the
-      // TCP socket it wraps.
-      const parent = (socket as unknown as { _parent?: net.Socket })?._parent;
-      hooks.onTlsError?.(err, socket?.remoteAddress ?? parent?.remoteAddress);
-    } catch (hookError) {
-      reportError(hookError);
-    }
-  });
-  server.on("error", (err: unknown) => reportError(err));
+    return matched;
+  }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.hostname ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  async kick(clientId: string, options: KickOptions): Promise<void> {
+    const online = this.#internals.clients[clientId];
+    if (online) await new Promise<void>((resolve) => online.close(() => resolve()));
+    if (options.dropSession) await this.#dropSession(clientId);
+  }
 
-  let closing: Promise<void> | undefined;
+  connectedDevices(): string[] {
+    return Object.keys(this.#internals.clients);
+  }
 
-  async function dropSession(clientId: string): Promise<void> {
-    sessions.delete(clientId);
-    const persistence = internals.persistence;
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const { server, sockets, rawSockets } = this.#listener;
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => this.#aedes.close(() => resolve()));
+      // Connections that never completed CONNECT are not aedes clients yet.
+      for (const socket of sockets) socket.destroy();
+      for (const raw of rawSockets) raw.destroy();
+      await serverClosed;
+      await this.#internals.persistence.destroy();
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #dropSession(clientId: string): Promise<void> {
+    this.#sessions.delete(clientId);
+    const persistence = this.#internals.persistence;
     const ref = { id: clientId };
     await persistence.cleanSubscriptions(ref);
     for await (const packet of persistence.outgoingStream(ref)) {
@@ -474,69 +616,4 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
     }
     await persistence.cleanIncoming?.(ref);
   }
-
-  const host = options.hostname ?? "127.0.0.1";
-  const broker: DevBroker = {
-    url: `mqtts://${host.includes(":") ? `[${host}]` : host}:${port}`,
-    port,
-
-    async publishToDevice(realm, deviceId, topic, payload, qos) {
-      const clientId = `${realm}/${deviceId}`;
-      if (!isUnder(topic, clientId)) {
-        throw new RangeError(
-          `Cannot publish to device "${clientId}": topic "${topic}" is not under its base topic`,
-        );
-      }
-      const online = internals.clients[clientId];
-      let matched: boolean;
-      if (online && !online.closed) {
-        matched = Object.keys(online.subscriptions).some((filter) => topicMatches(filter, topic));
-      } else {
-        const subs = await internals.persistence.subscriptionsByTopic(topic);
-        matched = qos > 0 && subs.some((sub) => sub.clientId === clientId);
-      }
-      await new Promise<void>((resolve, reject) => {
-        aedes.publish(
-          {
-            cmd: "publish",
-            topic,
-            payload: Buffer.from(payload),
-            qos,
-            retain: false,
-            dup: false,
-          } as PublishPacket,
-          (err?: Error) => err ? reject(err) : resolve(),
-        );
-      });
-      return matched;
-    },
-
-    async kick(clientId, kickOptions) {
-      const online = internals.clients[clientId];
-      if (online) await new Promise<void>((resolve) => online.close(() => resolve()));
-      if (kickOptions.dropSession) await dropSession(clientId);
-    },
-
-    connectedDevices() {
-      return Object.keys(internals.clients);
-    },
-
-    close() {
-      closing ??= (async () => {
-        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        await new Promise<void>((resolve) => aedes.close(() => resolve()));
-        // Connections that never completed CONNECT are not aedes clients yet.
-        for (const socket of sockets) socket.destroy();
-        for (const raw of rawSockets) raw.destroy();
-        await serverClosed;
-        await internals.persistence.destroy();
-      })();
-      return closing;
-    },
-
-    [Symbol.asyncDispose]() {
-      return broker.close();
-    },
-  };
-  return broker;
 }

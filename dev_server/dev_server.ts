@@ -25,24 +25,31 @@ import type { Interface } from "../src/interface/interface.ts";
 import type { IntrospectionEntry } from "../src/session/protocol.ts";
 import {
   type DeviceErrorRecord,
-  type DeviceLink,
   type DeviceTraffic,
-  type RealmEvent,
   RealmServer,
   type ReceivedMessage,
+  type ServerDataKind,
   type ServerLogger,
 } from "../testing/realm_server.ts";
+import type { KickOptions, RealmControl } from "../testing/realm_control.ts";
+import { logRealmEvent } from "../testing/_event_log.ts";
 import type { AstarteObject, AstarteValue, ReceivedValue } from "../src/codec/values.ts";
-import { jsonResponse } from "./_http.ts";
 import { loadSavedState, type SavedDevServer, StateSaver } from "./_state_file.ts";
 import {
   type AppEngineBackend,
   createAppEngineApi,
   type DeviceConnectionInfo,
 } from "./appengine_api.ts";
-import { type BrokerHooks, type DevBroker, startBroker } from "./broker.ts";
+import { ConnectionTable } from "./_connections.ts";
+import { DeviceBroker } from "./_device_broker.ts";
+import { serveApis } from "./_api_server.ts";
 import { LocalCa } from "./local_ca.ts";
-import { createPairingApi, type DevDevice, type DevDeviceStatus } from "./pairing_api.ts";
+import {
+  createPairingApi,
+  type DevDevice,
+  type DevDeviceStatus,
+  type PairingApiHandler,
+} from "./pairing_api.ts";
 
 export type { DevDevice, DevDeviceStatus, DeviceConnectionInfo, DeviceTraffic, ServerLogger };
 
@@ -98,16 +105,18 @@ export interface DevServerOptions {
    */
   readonly requireAuth?: boolean;
   /**
-   * Most messages kept per device for `received()` and `waitFor()`; older ones are dropped.
+   * Most messages kept per device for `received()` and `waitFor()`; older ones are dropped
+   * (`traffic()` still counts them).
    * @default 100000
    */
   readonly receivedLimit?: number;
 }
 
-/** A running dev server. Close it with `close()` or `await using`. */
-export interface DevServer extends AsyncDisposable {
-  /** Realm name. */
-  readonly realm: string;
+/**
+ * A running dev server. Close it with `close()` or `await using`. It speaks the same
+ * {@link RealmControl} vocabulary as the in-memory `FakeAstarte`, with promises.
+ */
+export interface DevServer extends RealmControl, AsyncDisposable {
   /** Base URL of the HTTP APIs, e.g. `http://127.0.0.1:4000`. */
   readonly apiUrl: string;
   /** Pairing API base URL to give devices as `pairingUrl` (`<apiUrl>/pairing`). */
@@ -131,47 +140,35 @@ export interface DevServer extends AsyncDisposable {
    * `registerDevice`), `a_aea` (AppEngine) and `a_rma` (Realm Management).
    */
   realmJwt(): Promise<string>;
-  /** Everything a device published, as the server understood it. */
-  received(deviceId: string): readonly ReceivedMessage[];
-  /** Resolves with the first received message matching `predicate` (past or future). */
-  waitFor(
-    deviceId: string,
-    predicate: (message: ReceivedMessage) => boolean,
-    options?: { readonly signal?: AbortSignal },
-  ): Promise<ReceivedMessage>;
-  /**
-   * Device errors the server recorded for a device, oldest first (e.g. `interface_loading_failed`
-   * when its introspection names an interface the realm does not have): each one was logged, and
-   * all but `unset_on_datastream` disconnected the device.
-   */
-  deviceErrors(deviceId: string): readonly DeviceErrorRecord[];
-  /** Stored introspection of a device. */
-  introspection(deviceId: string): readonly IntrospectionEntry[] | undefined;
-  /** Device-owned properties the server holds, keyed by `interface + path`. */
-  deviceProperties(deviceId: string): ReadonlyMap<string, ReceivedValue>;
-  /** Server-owned properties set for a device, keyed by `interface + path`. */
-  serverProperties(deviceId: string): ReadonlyMap<string, ReceivedValue>;
-  /** Traffic counters of a device (messages and bytes, per interface). */
-  traffic(deviceId: string): DeviceTraffic;
   /** The registered devices. */
   devices(): DevDevice[];
   /** Connection facts of a device. */
   connection(deviceId: string): DeviceConnectionInfo;
-  /** The interfaces installed in the realm. */
-  interfaces(): Interface[];
-  /** Installs (or replaces) an interface at runtime, as Realm Management's POST does. */
-  installInterface(json: unknown): Interface;
-  /** Sends a server-owned value (as AppEngine); resolves with whether the device received it. */
+  /** Sends a value of a server-owned individual datastream; see {@link RealmControl.send}. */
   send(
     deviceId: string,
     interfaceName: string,
     path: string,
-    value: AstarteValue | AstarteObject,
+    value: AstarteValue,
   ): Promise<boolean>;
-  /** Unsets a server-owned property on a device. */
-  unset(deviceId: string, interfaceName: string, path: string): Promise<boolean>;
-  /** Closes a device connection from the server side, optionally dropping its session. */
-  kick(deviceId: string, options: { readonly dropSession: boolean }): Promise<void>;
+  /** Sends an object of an object-aggregated datastream; see {@link RealmControl.sendAggregate}. */
+  sendAggregate(
+    deviceId: string,
+    interfaceName: string,
+    path: string,
+    value: AstarteObject,
+  ): Promise<boolean>;
+  /** Sets a server-owned property; see {@link RealmControl.setProperty}. */
+  setProperty(
+    deviceId: string,
+    interfaceName: string,
+    path: string,
+    value: AstarteValue,
+  ): Promise<boolean>;
+  /** Unsets a server-owned property; see {@link RealmControl.unsetProperty}. */
+  unsetProperty(deviceId: string, interfaceName: string, path: string): Promise<boolean>;
+  /** Closes a device connection from the server side; resolves once it is closed. */
+  kick(deviceId: string, options: KickOptions): Promise<void>;
   /**
    * Stops the MQTT broker (every connection drops, every broker session is lost) and starts a
    * new one on the same port, as a broker restart without persistence.
@@ -187,11 +184,6 @@ function urlHost(host: string): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
-function addrInUse(error: unknown): boolean {
-  return error instanceof Deno.errors.AddrInUse ||
-    (error as { code?: string })?.code === "EADDRINUSE";
-}
-
 /**
  * Starts the dev server (on 127.0.0.1 unless `hostname` says otherwise).
  *
@@ -200,8 +192,8 @@ function addrInUse(error: unknown): boolean {
  *
  * @example
  * ```ts ignore
- * import { registerDevice } from "@astarte-deno/device-sdk";
- * import { startDevServer } from "@astarte-deno/device-sdk/testing";
+ * import { registerDevice } from "@astarte-deno/device-sdk/mqtt";
+ * import { startDevServer } from "@astarte-deno/device-sdk/dev-server";
  * await using server = await startDevServer({ interfaces: [], logger: console });
  * const secret = await registerDevice({
  *   deviceId: "ABEiM0RVZneImaq7zN3u_w", realm: server.realm,
@@ -214,9 +206,206 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const realm = options.realm ?? "devrealm";
   const log = options.logger;
   const hostname = options.hostname ?? "127.0.0.1";
-  const publicHost = options.publicHost ??
-    (WILDCARDS.has(hostname) ? "127.0.0.1" : hostname);
-  const stateDir = options.stateDir;
+  const publicHost = options.publicHost ?? (WILDCARDS.has(hostname) ? "127.0.0.1" : hostname);
+  const saved = await loadState(options.stateDir, realm);
+  const ca = saved ? await LocalCa.restore(saved.ca) : await LocalCa.create();
+  const hosts = ["127.0.0.1", "localhost", publicHost];
+  if (!WILDCARDS.has(hostname)) hosts.push(hostname);
+  const tls = await ca.issueServerCertificate({ hosts: [...new Set(hosts)] });
+  const reportError = errorReporter(log, options.onError);
+  // The saver exists once everything listens; changes before that are in its first write.
+  const persistence: { saver?: StateSaver } = {};
+  const changed = () => persistence.saver?.schedule();
+  const realmState = createRealmServer(realm, options, saved, changed);
+  const { server } = realmState;
+
+  const connections = new ConnectionTable(saved?.connections);
+  const broker: DeviceBroker = new DeviceBroker({
+    realm,
+    hostname,
+    publicHost,
+    caPem: ca.certificatePem,
+    tls,
+    server,
+    isRegistered: (deviceId) => pairing.devices.get(deviceId) !== undefined,
+    connections,
+    changed,
+    log,
+    reportError,
+  });
+  const pairing = await createPairingApi({
+    realm,
+    ca,
+    // Known once the broker listens; the Pairing API reads it per request.
+    get brokerUrl() {
+      return broker.url;
+    },
+    basePath: "/pairing",
+    logger: { info: (m) => log?.info?.(m), warn: (m) => log?.warn?.(m) },
+    state: saved?.pairing,
+    onChange: changed,
+  });
+  await broker.listen(
+    options.mqttPort ?? saved?.mqttPort ?? 0,
+    options.mqttPort === undefined && saved !== undefined,
+  );
+  const parts: Parts = { realm, server, broker, pairing, connections, ca };
+
+  let http: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    http = serveApis({
+      hostname,
+      port: options.pairingPort ?? saved?.httpPort ?? 0,
+      fallback: options.pairingPort === undefined && saved !== undefined,
+      pairing,
+      appEngine: createAppEngineApi(appEngineBackend(parts), { requireAuth: options.requireAuth }),
+      describe: () => describe(realm, apiUrl, broker.url),
+      log,
+      reportError,
+    });
+  } catch (error) {
+    await broker.close();
+    throw error;
+  }
+  const apiUrl = `http://${urlHost(publicHost)}:${http.addr.port}`;
+  if (options.stateDir !== undefined) {
+    persistence.saver = await startSaver(options.stateDir, parts, http, reportError);
+  }
+  realmState.markStarted();
+  return runningServer(parts, { apiUrl, hostname, http, saver: persistence.saver, options });
+}
+
+/** Logs a failure at `error` and passes it to the `onError` hook, which may not throw. */
+function errorReporter(
+  log: ServerLogger | undefined,
+  onError: ((error: unknown) => void) | undefined,
+): (error: unknown, context: string) => void {
+  return (error, context) => {
+    log?.error?.(`${context}: ${(error as Error)?.message ?? error}`);
+    try {
+      onError?.(error);
+    } catch {
+      // A failing error hook has nowhere left to report to.
+    }
+  };
+}
+
+/**
+ * The realm's server semantics, restored from the saved state, with the start-up interfaces
+ * installed; its events are logged and schedule a save.
+ */
+function createRealmServer(
+  realm: string,
+  options: DevServerOptions,
+  saved: SavedDevServer | undefined,
+  changed: () => void,
+): { server: RealmServer; markStarted(): void } {
+  let started = false;
+  const server = new RealmServer(realm, [], {
+    receivedLimit: options.receivedLimit,
+    onEvent: (event) => {
+      // Interfaces given at start-up are in the banner: only runtime installs are logged.
+      if (event.kind !== "interface-installed" || started) {
+        logRealmEvent(options.logger, realm, event);
+      }
+      if (event.kind !== "message" || event.message.kind !== "empty-cache") changed();
+    },
+  });
+  if (saved) server.importState(saved.realmServer);
+  for (const json of options.interfaces ?? []) server.installInterface(json);
+  return { server, markStarted: () => started = true };
+}
+
+/** Writes the state folder now, then keeps it up to date; closes the servers if that fails. */
+async function startSaver(
+  stateDir: string,
+  parts: Parts,
+  http: Deno.HttpServer<Deno.NetAddr>,
+  reportError: (error: unknown, context: string) => void,
+): Promise<StateSaver> {
+  const { realm, ca, pairing, server, broker, connections } = parts;
+  const collect = async (): Promise<SavedDevServer> => ({
+    version: 1,
+    realm,
+    httpPort: http.addr.port,
+    mqttPort: broker.port,
+    ca: await ca.exportState(),
+    pairing: await pairing.exportState(),
+    realmServer: server.exportState(),
+    connections: connections.exportState(),
+  });
+  const saver = new StateSaver(stateDir, collect, (e) => reportError(e, "saving the state"));
+  try {
+    await saver.init(ca.certificatePem);
+    await saver.flush();
+  } catch (error) {
+    await Promise.allSettled([http.shutdown(), broker.close()]);
+    throw error;
+  }
+  return saver;
+}
+
+/** The backend of the AppEngine and Realm Management APIs. */
+function appEngineBackend(parts: Parts): AppEngineBackend {
+  const { realm, server, pairing, connections } = parts;
+  return {
+    ...realmMethods(parts),
+    realm,
+    server,
+    devices: () => pairing.devices.list(),
+    device: (deviceId) => pairing.devices.get(deviceId),
+    connection: (deviceId) => connections.info(deviceId),
+    verifyJwt: (token) => pairing.verifyJwt(token),
+  };
+}
+
+/** The {@link DevServer} handle of the started parts. */
+function runningServer(
+  parts: Parts,
+  run: {
+    readonly apiUrl: string;
+    readonly hostname: string;
+    readonly http: Deno.HttpServer<Deno.NetAddr>;
+    readonly saver: StateSaver | undefined;
+    readonly options: DevServerOptions;
+  },
+): DevServer {
+  const { realm, broker, pairing, connections, ca } = parts;
+  const { apiUrl, http, saver } = run;
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= Promise.allSettled([http.shutdown().then(() => http.finished), broker.close()])
+      .then(() => saver?.close());
+    return closed;
+  };
+  return {
+    ...realmMethods(parts),
+    realm,
+    apiUrl,
+    pairingUrl: `${apiUrl}/pairing`,
+    appEngineUrl: `${apiUrl}/appengine`,
+    realmManagementUrl: `${apiUrl}/realmmanagement`,
+    get brokerUrl() {
+      return broker.url;
+    },
+    hostname: run.hostname,
+    caPem: ca.certificatePem,
+    stateDir: run.options.stateDir,
+    caFile: saver?.caFile,
+    realmJwt: () => pairing.realmJwt({ claims: { a_aea: [".*::.*"], a_rma: [".*::.*"] } }),
+    devices: () => pairing.devices.list(),
+    connection: (deviceId) => connections.info(deviceId),
+    restartBroker: () => broker.restart(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Reads the state folder, if any, and checks it belongs to `realm`. */
+async function loadState(
+  stateDir: string | undefined,
+  realm: string,
+): Promise<SavedDevServer | undefined> {
   const saved = stateDir === undefined ? undefined : await loadSavedState(stateDir);
   if (saved && saved.realm !== realm) {
     throw new Error(
@@ -224,334 +413,71 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         "another folder, or that realm",
     );
   }
+  return saved;
+}
 
-  const ca = saved ? await LocalCa.restore(saved.ca) : await LocalCa.create();
-  const hosts = [...new Set(["127.0.0.1", "localhost", publicHost])];
-  if (!WILDCARDS.has(hostname)) hosts.push(hostname);
-  const tls = await ca.issueServerCertificate({ hosts: [...new Set(hosts)] });
-
-  // State of the device connections, as the broker reports them.
-  const connections = new Map<
-    string,
-    { connected: boolean; lastConnection?: Date; lastDisconnection?: Date; lastSeenIp?: string }
-  >();
-  for (const [id, c] of Object.entries(saved?.connections ?? {})) {
-    connections.set(id, {
-      connected: false,
-      ...(c.lastConnection !== undefined && { lastConnection: new Date(c.lastConnection) }),
-      ...(c.lastDisconnection !== undefined &&
-        { lastDisconnection: new Date(c.lastDisconnection) }),
-      ...(c.lastSeenIp !== undefined && { lastSeenIp: c.lastSeenIp }),
-    });
-  }
-  let saver: StateSaver | undefined;
-  const changed = () => saver?.schedule();
-  let started = false;
-
-  const reportError = (error: unknown, context: string) => {
-    log?.error?.(`${context}: ${(error as Error)?.message ?? error}`);
-    try {
-      options.onError?.(error);
-    } catch {
-      // A failing error hook has nowhere left to report to.
-    }
-  };
-
-  const server = new RealmServer(realm, [], {
-    receivedLimit: options.receivedLimit,
-    onEvent: (event) => {
-      logEvent(event);
-      if (event.kind !== "message" || event.message.kind !== "empty-cache") changed();
-    },
-  });
-  function logEvent(event: RealmEvent): void {
-    if (!log) return;
-    switch (event.kind) {
-      case "introspection":
-        log.info?.(
-          `${realm}/${event.deviceId} introspection ` +
-            (event.introspection.map((e) => `${e.name}:${e.major}:${e.minor}`).join(";") ||
-              "(empty)"),
-        );
-        return;
-      case "device-error":
-        log.warn?.(
-          `${realm}/${event.deviceId} refused ${event.error.name}: ${event.error.message}` +
-            (event.disconnect ? "" : " (message discarded, device stays connected)"),
-        );
-        return;
-      case "message": {
-        const m = event.message;
-        if (m.kind === "data" || m.kind === "unset") {
-          log.debug?.(`${realm}/${event.deviceId} ${m.kind} ${m.interfaceName}${m.path}`);
-        }
-        return;
-      }
-      case "server-data":
-        log.info?.(
-          `${realm}/${event.deviceId} server ${event.value === undefined ? "unset" : "data"} ` +
-            `${event.interfaceName}${event.path}`,
-        );
-        return;
-      case "interface-installed":
-        if (started) log.info?.(`installed interface ${event.interface.introspectionEntry()}`);
-        return;
-    }
-  }
-  if (saved) server.importState(saved.realmServer);
-  for (const json of options.interfaces ?? []) server.installInterface(json);
-
-  const prefix = `${realm}/`;
-  let broker: DevBroker;
-  const pairing = await createPairingApi({
+/** The body of `GET /`: where everything is. */
+function describe(realm: string, apiUrl: string, brokerUrl: string): Record<string, string> {
+  return {
     realm,
-    ca,
-    // Known once the broker listens; the Pairing API reads it per request.
-    get brokerUrl() {
-      return broker.url.replace(/^mqtts:\/\/[^/]+:/, `mqtts://${urlHost(publicHost)}:`);
-    },
-    basePath: "/pairing",
-    logger: { info: (m) => log?.info?.(m), warn: (m) => log?.warn?.(m) },
-    state: saved?.pairing,
-    onChange: changed,
-  });
-
-  const brokerHooks: BrokerHooks = {
-    // Only devices registered through the Pairing API of this realm are admitted.
-    admitDevice: (clientId) => {
-      if (!clientId.startsWith(prefix)) return `not a device of realm ${realm}`;
-      const device = pairing.devices.get(clientId.slice(prefix.length));
-      if (!device) return `device not registered in realm ${realm}`;
-      return true;
-    },
-    onDevicePublish: (clientId, topic, payload, qos) => {
-      const deviceId = clientId.slice(prefix.length);
-      return server.handlePublish(deviceId, topic, payload, qos, link(deviceId));
-    },
-    onDeviceConnected: (clientId, sessionPresent, remoteAddress) => {
-      const deviceId = clientId.slice(prefix.length);
-      const c = connections.get(deviceId) ?? { connected: false };
-      c.connected = true;
-      c.lastConnection = new Date();
-      if (remoteAddress) c.lastSeenIp = remoteAddress.replace(/^::ffff:/, "");
-      connections.set(deviceId, c);
-      changed();
-      log?.info?.(
-        `${clientId} connected from ${c.lastSeenIp ?? "?"} ` +
-          `(session present: ${sessionPresent ? "yes" : "no"})`,
-      );
-    },
-    onDeviceDisconnected: (clientId) => {
-      const c = connections.get(clientId.slice(prefix.length));
-      if (c) {
-        c.connected = false;
-        c.lastDisconnection = new Date();
-      }
-      changed();
-      log?.info?.(`${clientId} disconnected`);
-    },
-    onDeviceRefused: (clientId, code, reason) =>
-      log?.warn?.(`${clientId} connection refused (CONNACK ${code}): ${reason}`),
-    onTlsError: (error, remoteAddress) =>
-      log?.warn?.(
-        `TLS handshake failed from ${remoteAddress?.replace(/^::ffff:/, "") ?? "?"}: ` +
-          `${(error as Error)?.message ?? error} (a device needs the dev server's CA and a ` +
-          "certificate from its Pairing API)",
-      ),
-    onError: (error, clientId) => reportError(error, `broker${clientId ? ` (${clientId})` : ""}`),
+    pairing_url: `${apiUrl}/pairing`,
+    appengine_url: `${apiUrl}/appengine`,
+    realm_management_url: `${apiUrl}/realmmanagement`,
+    broker_url: brokerUrl,
   };
-  const launch = async (port: number, fallback: boolean): Promise<DevBroker> => {
-    const start = (p: number) =>
-      startBroker({
-        ca: ca.certificatePem,
-        cert: tls.certificatePem,
-        key: tls.privateKeyPem,
-        port: p,
-        hostname,
-        hooks: brokerHooks,
-      });
-    try {
-      return await start(port);
-    } catch (error) {
-      if (!fallback || !addrInUse(error)) throw error;
-      log?.warn?.(`MQTT port ${port} of the last run is taken: using a free port`);
-      return await start(0);
-    }
-  };
-  broker = await launch(
-    options.mqttPort ?? saved?.mqttPort ?? 0,
-    options.mqttPort === undefined && saved !== undefined,
-  );
+}
 
-  function link(deviceId: string): DeviceLink {
-    return {
-      publish: (topic, payload, qos) =>
-        broker.publishToDevice(realm, deviceId, topic, payload, qos),
-      disconnect: ({ dropSession, reason }) => {
-        log?.warn?.(`${prefix}${deviceId} kicked: ${reason}`);
-        broker.kick(prefix + deviceId, { dropSession }).catch((error) =>
-          reportError(error, `kick ${prefix}${deviceId}`)
-        );
-      },
-    };
-  }
+/** The started pieces of a dev server. */
+interface Parts {
+  readonly realm: string;
+  readonly server: RealmServer;
+  readonly broker: DeviceBroker;
+  readonly pairing: PairingApiHandler;
+  readonly connections: ConnectionTable;
+  readonly ca: LocalCa;
+}
 
-  const send = async (
+type RealmMethods = Omit<RealmControl, "realm">;
+
+/** The {@link RealmControl} methods of a dev server, over its realm server and broker. */
+function realmMethods({ server, broker }: Parts): RealmMethods & {
+  send: DevServer["send"];
+  sendAggregate: DevServer["sendAggregate"];
+  setProperty: DevServer["setProperty"];
+  unsetProperty: DevServer["unsetProperty"];
+  kick: DevServer["kick"];
+} {
+  const sendToDevice = async (
     deviceId: string,
+    kind: ServerDataKind,
     interfaceName: string,
     path: string,
     value: AstarteValue | AstarteObject,
-  ) => await server.sendToDevice(deviceId, interfaceName, path, value, link(deviceId));
-  const unset = async (deviceId: string, interfaceName: string, path: string) =>
-    await server.unsetOnDevice(deviceId, interfaceName, path, link(deviceId));
-  const connection = (deviceId: string): DeviceConnectionInfo => {
-    const c = connections.get(deviceId);
-    return { ...c, connected: c?.connected === true };
-  };
-  const installInterface = (json: unknown) => server.installInterface(json);
-
-  const backend: AppEngineBackend = {
-    realm,
-    server,
-    devices: () => pairing.devices.list(),
-    device: (deviceId) => pairing.devices.get(deviceId),
-    connection,
-    send,
-    unset,
-    installInterface,
-    verifyJwt: (token) => pairing.verifyJwt(token),
-  };
-  const appEngine = createAppEngineApi(backend, { requireAuth: options.requireAuth });
-
-  const handler = async (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
-    const path = new URL(req.url).pathname;
-    let response: Response;
-    if (path === "/pairing" || path.startsWith("/pairing/")) {
-      response = await pairing.handle(req, info.remoteAddr.hostname);
-    } else {
-      response = await appEngine(req) ??
-        (path === "/" && req.method === "GET"
-          ? jsonResponse(200, { data: describe() })
-          : jsonResponse(404, { errors: { detail: "Not found" } }));
-    }
-    log?.debug?.(`${req.method} ${path} ${response.status}`);
-    return response;
-  };
-  const serveOptions = {
-    hostname,
-    onListen() {},
-    onError: (error: unknown) => {
-      reportError(error, "HTTP handler");
-      return jsonResponse(500, { errors: { detail: "Internal server error" } });
-    },
-  };
-  const requestedHttp = options.pairingPort ?? saved?.httpPort ?? 0;
-  let http: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    try {
-      http = Deno.serve({ ...serveOptions, port: requestedHttp }, handler);
-    } catch (error) {
-      if (options.pairingPort !== undefined || saved === undefined || !addrInUse(error)) {
-        throw error;
-      }
-      log?.warn?.(`HTTP port ${requestedHttp} of the last run is taken: using a free port`);
-      http = Deno.serve({ ...serveOptions, port: 0 }, handler);
-    }
-  } catch (error) {
-    await broker.close();
-    throw error;
-  }
-  const apiUrl = `http://${urlHost(publicHost)}:${http.addr.port}`;
-  const brokerUrl = () =>
-    broker.url.replace(/^mqtts:\/\/[^/]+:/, `mqtts://${urlHost(publicHost)}:`);
-
-  function describe(): Record<string, string> {
-    return {
-      realm,
-      pairing_url: `${apiUrl}/pairing`,
-      appengine_url: `${apiUrl}/appengine`,
-      realm_management_url: `${apiUrl}/realmmanagement`,
-      broker_url: brokerUrl(),
-    };
-  }
-
-  if (stateDir !== undefined) {
-    const collect = async (): Promise<SavedDevServer> => ({
-      version: 1,
-      realm,
-      httpPort: http.addr.port,
-      mqttPort: broker.port,
-      ca: await ca.exportState(),
-      pairing: await pairing.exportState(),
-      realmServer: server.exportState(),
-      connections: Object.fromEntries(
-        [...connections].map(([id, c]) => [id, {
-          ...(c.lastConnection && { lastConnection: c.lastConnection.getTime() }),
-          ...(c.lastDisconnection && { lastDisconnection: c.lastDisconnection.getTime() }),
-          ...(c.lastSeenIp && { lastSeenIp: c.lastSeenIp }),
-        }]),
-      ),
-    });
-    saver = new StateSaver(stateDir, collect, (error) => reportError(error, "saving the state"));
-    try {
-      await saver.init(ca.certificatePem);
-      await saver.flush();
-    } catch (error) {
-      await Promise.allSettled([http.shutdown(), broker.close()]);
-      throw error;
-    }
-  }
-  started = true;
-
-  let closed: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closed ??= Promise.allSettled([http.shutdown().then(() => http.finished), broker.close()])
-      .then(() => saver?.close());
-    return closed;
-  };
-
+  ): Promise<boolean> =>
+    await server.sendToDevice(deviceId, kind, interfaceName, path, value, broker.link(deviceId));
   return {
-    realm,
-    apiUrl,
-    pairingUrl: `${apiUrl}/pairing`,
-    appEngineUrl: `${apiUrl}/appengine`,
-    realmManagementUrl: `${apiUrl}/realmmanagement`,
-    get brokerUrl() {
-      return brokerUrl();
-    },
-    hostname,
-    caPem: ca.certificatePem,
-    stateDir,
-    caFile: saver?.caFile,
-    realmJwt: () => pairing.realmJwt({ claims: { a_aea: [".*::.*"], a_rma: [".*::.*"] } }),
-    received: (deviceId) => server.received(deviceId),
+    interfaces: (): Interface[] => server.interfaces(),
+    installInterface: (json: unknown): Interface => server.installInterface(json),
+    received: (deviceId: string): readonly ReceivedMessage[] => server.received(deviceId),
+    data: (deviceId: string, interfaceName?: string) => server.data(deviceId, interfaceName),
     waitFor: (deviceId, predicate, opts) => server.waitFor(deviceId, predicate, opts),
-    deviceErrors: (deviceId) => server.deviceErrors(deviceId),
-    introspection: (deviceId) => server.introspection(deviceId),
-    deviceProperties: (deviceId) => server.deviceProperties(deviceId),
-    serverProperties: (deviceId) => server.serverProperties(deviceId),
-    traffic: (deviceId) => server.traffic(deviceId),
-    devices: () => pairing.devices.list(),
-    connection,
-    interfaces: () => server.interfaces(),
-    installInterface,
-    send,
-    unset,
-    kick: async (deviceId, opts) => {
-      log?.info?.(
-        `${prefix}${deviceId} kicked by the server (session ${
-          opts.dropSession ? "dropped" : "kept"
-        })`,
-      );
-      await broker.kick(prefix + deviceId, opts);
-    },
-    restartBroker: async () => {
-      const port = broker.port;
-      log?.info?.("restarting the MQTT broker (every session is lost)");
-      await broker.close();
-      broker = await launch(port, false);
-    },
-    close,
-    [Symbol.asyncDispose]: close,
+    traffic: (deviceId: string): DeviceTraffic => server.traffic(deviceId),
+    deviceErrors: (deviceId: string): readonly DeviceErrorRecord[] => server.deviceErrors(deviceId),
+    introspection: (deviceId: string): readonly IntrospectionEntry[] | undefined =>
+      server.introspection(deviceId),
+    deviceProperties: (deviceId: string): ReadonlyMap<string, ReceivedValue> =>
+      server.deviceProperties(deviceId),
+    serverProperties: (deviceId: string): ReadonlyMap<string, ReceivedValue> =>
+      server.serverProperties(deviceId),
+    isConnected: (deviceId: string): boolean => broker.isConnected(deviceId),
+    send: (deviceId, interfaceName, path, value) =>
+      sendToDevice(deviceId, "individual", interfaceName, path, value),
+    sendAggregate: (deviceId, interfaceName, path, value) =>
+      sendToDevice(deviceId, "object", interfaceName, path, value),
+    setProperty: (deviceId, interfaceName, path, value) =>
+      sendToDevice(deviceId, "property", interfaceName, path, value),
+    unsetProperty: async (deviceId, interfaceName, path) =>
+      await server.unsetOnDevice(deviceId, interfaceName, path, broker.link(deviceId)),
+    kick: (deviceId, opts) => broker.kick(deviceId, opts),
   };
 }

@@ -7,9 +7,8 @@
  * @module
  */
 import type * as X509 from "@peculiar/x509";
-import { loadX509 } from "./_x509.ts";
+import { exportPrivateKeyPem, loadX509, pemToDer } from "./_x509.ts";
 import { assertDeviceId, assertRealmName } from "../src/device_id.ts";
-import { decodeSinglePemBlock, exportPrivateKeyPem } from "../plugins/mqtt/pairing/certificate.ts";
 
 const EC_ALGORITHM = { name: "ECDSA", namedCurve: "P-256" } as const;
 const SIGNING_ALGORITHM = { name: "ECDSA", hash: "SHA-256" } as const;
@@ -173,8 +172,8 @@ export class LocalCa {
    * @throws {SyntaxError} when the state does not hold a PEM certificate and key
    */
   static async restore(state: LocalCaState, options: LocalCaOptions = {}): Promise<LocalCa> {
-    const certDer = decodeSinglePemBlock(state.certificatePem, "CERTIFICATE");
-    const keyDer = decodeSinglePemBlock(state.privateKeyPem, "PRIVATE KEY");
+    const certDer = pemToDer(state.certificatePem, "CERTIFICATE");
+    const keyDer = pemToDer(state.privateKeyPem, "PRIVATE KEY");
     if (certDer === undefined || keyDer === undefined) {
       throw new SyntaxError("Cannot restore the local CA: expected a PEM certificate and key");
     }
@@ -225,7 +224,7 @@ export class LocalCa {
   ): Promise<string> {
     assertRealmName(identity.realm);
     assertDeviceId(identity.deviceId);
-    const der = decodeSinglePemBlock(csrPem, "CERTIFICATE REQUEST");
+    const der = pemToDer(csrPem, "CERTIFICATE REQUEST");
     if (der === undefined) {
       throw new SyntaxError("Cannot sign CSR: expected a single PEM CERTIFICATE REQUEST block");
     }
@@ -308,7 +307,7 @@ export class LocalCa {
    * @returns the verdict; never rejects
    */
   async verifyClientCertificate(certificatePem: string): Promise<ClientCertificateVerdict> {
-    const der = decodeSinglePemBlock(certificatePem, "CERTIFICATE");
+    const der = pemToDer(certificatePem, "CERTIFICATE");
     if (der === undefined) return { valid: false, cause: "INVALID" };
     const x509 = await loadX509();
     let cert: X509.X509Certificate;

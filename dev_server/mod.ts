@@ -22,3 +22,4 @@ export {
   startDevServer,
 } from "./dev_server.ts";
 export { devServerBanner, type DevServerBannerOptions } from "./banner.ts";
+export { verifyJwt, type VerifyJwtOptions } from "./jwt.ts";

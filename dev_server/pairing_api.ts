@@ -1,6 +1,6 @@
 /**
- * The Pairing API half of the embedded Astarte dev server: the endpoints of spec 3.3 with the
- * status codes and error bodies of 3.3.1-3.3.4 and the lifecycle rules of spec 2, for one
+ * The Pairing API half of the embedded Astarte dev server: the endpoints of protocol reference §3.3 with the
+ * status codes and error bodies of 3.3.1-3.3.4 and the lifecycle rules of protocol reference §2, for one
  * realm, in memory. Agent JWTs are ES256, signed by a realm key generated at start.
  *
  * Deliberate differences from a real Astarte (each marked in the code):
@@ -20,7 +20,8 @@ import {
   statusOf,
 } from "./_devices.ts";
 import { badRequest, forbidden, jsonResponse, notFound, readData } from "./_http.ts";
-import { allowedByAPa, bearerToken, signJwt, verifyJwt } from "./_jwt.ts";
+import { allowedByAPa, bearerToken, signJwt } from "./_jwt.ts";
+import { verifyJwt } from "./jwt.ts";
 
 const HOUR_MS = 3_600_000;
 
@@ -309,7 +310,7 @@ class DevPairingApi implements PairingApiHandler {
   }
 
   verifyJwt(token: string): Promise<Record<string, unknown> | undefined> {
-    return verifyJwt(this.#keys.publicKey, token, this.#now());
+    return verifyJwt(this.#keys.publicKey, token, { now: this.#now() });
   }
 
   async exportState(): Promise<PairingApiState> {
@@ -382,7 +383,7 @@ class DevPairingApi implements PairingApiHandler {
     if (token === undefined) {
       return jsonResponse(401, { errors: { detail: "Missing authorization token" } });
     }
-    const claims = await verifyJwt(this.#keys.publicKey, token, this.#now());
+    const claims = await verifyJwt(this.#keys.publicKey, token, { now: this.#now() });
     if (claims === undefined) {
       return jsonResponse(401, { errors: { detail: "Invalid JWT token" } });
     }
@@ -507,7 +508,7 @@ class DevPairingApi implements PairingApiHandler {
   }
 }
 
-/** `YYYY-MM-DD HH:MM:SS.mmmZ`, the form Pairing renders (spec 3.3.4). */
+/** `YYYY-MM-DD HH:MM:SS.mmmZ`, the form Pairing renders (protocol reference §3.3.4). */
 function pairingTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ");
 }

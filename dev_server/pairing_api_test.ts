@@ -223,7 +223,7 @@ Deno.test("startPairingApi() maps device auth failures to 401, 403 and 404", asy
   assertEquals((await raw(env, "GET", `/v1/${REALM}/nowhere`)).status, 404);
 });
 
-Deno.test("startPairingApi() answers registration validation errors as in spec 3.3.1", async () => {
+Deno.test("startPairingApi() answers registration validation errors as in protocol reference §3.3.1", async () => {
   await using env = await setup();
   const auth = `Bearer ${await env.api.realmJwt()}`;
   const path = `/v1/${REALM}/agent/devices`;

@@ -14,11 +14,15 @@ import type { AstarteObject, AstarteValue, ReceivedValue } from "../src/codec/va
 import {
   type DeviceErrorRecord,
   type DeviceLink,
+  type DeviceTraffic,
   type RealmEvent,
   RealmServer,
   type ReceivedMessage,
+  type ServerDataKind,
   type ServerLogger,
 } from "./realm_server.ts";
+import type { KickOptions, RealmControl } from "./realm_control.ts";
+import { logRealmEvent } from "./_event_log.ts";
 
 export type { DeviceErrorRecord, ReceivedMessage, ServerLogger } from "./realm_server.ts";
 
@@ -57,12 +61,12 @@ export interface FakeAstarteOptions {
  * });
  * await device.connect();
  * const data = new Promise((resolve) => device.onData(resolve));
- * astarte.send(deviceId, "org.example.Settings", "/led", true);
+ * astarte.setProperty(deviceId, "org.example.Settings", "/led", true);
  * await data;
  * console.assert(device.getProperty("org.example.Settings", "/led") === true);
  * ```
  */
-export class FakeAstarte {
+export class FakeAstarte implements RealmControl {
   /** Realm name. */
   readonly realm: string;
   /** The in-memory broker devices connect to. */
@@ -97,33 +101,9 @@ export class FakeAstarte {
   }
 
   #log(event: RealmEvent): void {
-    const logger = this.#logger;
-    if (!logger) return;
-    switch (event.kind) {
-      case "device-error":
-        logger.warn?.(
-          `${this.realm}/${event.deviceId} refused ${event.error.name}: ${event.error.message}` +
-            (event.disconnect ? "" : " (message discarded, device stays connected)"),
-        );
-        return;
-      case "introspection":
-        logger.info?.(
-          `${this.realm}/${event.deviceId} introspection ` +
-            (event.introspection.map((e) => `${e.name}:${e.major}:${e.minor}`).join(";") ||
-              "(empty)"),
-        );
-        return;
-      case "message":
-        if (event.message.kind === "data" || event.message.kind === "unset") {
-          logger.debug?.(
-            `${this.realm}/${event.deviceId} ${event.message.kind} ` +
-              `${event.message.interfaceName}${event.message.path}`,
-          );
-        }
-        return;
-      default:
-        return;
-    }
+    // Interfaces come from the test itself and server data from its own calls: not logged.
+    if (event.kind === "interface-installed" || event.kind === "server-data") return;
+    logRealmEvent(this.#logger, this.realm, event);
   }
 
   #deviceIdOf(clientId: string): string {
@@ -146,6 +126,11 @@ export class FakeAstarte {
     return this.#server.installInterface(json);
   }
 
+  /** The interfaces installed in the realm, sorted by name and major. */
+  interfaces(): Interface[] {
+    return this.#server.interfaces();
+  }
+
   /** A new transport for a device of this realm. */
   transport(deviceId: string): MemoryTransport {
     void deviceId;
@@ -157,12 +142,14 @@ export class FakeAstarte {
     return this.#server.received(deviceId);
   }
 
-  /** Data (and unset) messages the server accepted, optionally for one interface. */
+  /** The data and unset messages the server accepted, optionally on one interface. */
   data(deviceId: string, interfaceName?: string): ReceivedMessage[] {
-    return this.received(deviceId).filter((m) =>
-      (m.kind === "data" || m.kind === "unset") &&
-      (interfaceName === undefined || m.interfaceName === interfaceName)
-    );
+    return this.#server.data(deviceId, interfaceName);
+  }
+
+  /** Uncapped traffic counters of a device: messages and bytes, per interface. */
+  traffic(deviceId: string): DeviceTraffic {
+    return this.#server.traffic(deviceId);
   }
 
   /** Resolves with the first received message matching `predicate` (past or future). */
@@ -208,29 +195,56 @@ export class FakeAstarte {
   }
 
   /**
-   * Sends a server-owned datastream value, object or property to a device (as AppEngine).
+   * Sends a value of a server-owned individual datastream to a device (as AppEngine).
    *
-   * @returns whether the device session received it (properties are kept either way)
-   * @throws {AstarteError} for invalid input, or a guaranteed/unique datastream with no subscriber
+   * @returns whether the device session received it
+   * @throws {AstarteError} for invalid input, another kind of interface, or a guaranteed/unique
+   * datastream with no subscriber
    */
-  send(
+  send(deviceId: string, interfaceName: string, path: string, value: AstarteValue): boolean {
+    return this.#sendToDevice(deviceId, "individual", interfaceName, path, value);
+  }
+
+  /**
+   * Sends an object of a server-owned object-aggregated datastream on its object path.
+   *
+   * @returns whether the device session received it
+   * @throws {AstarteError} as {@link send}
+   */
+  sendAggregate(
     deviceId: string,
+    interfaceName: string,
+    path: string,
+    value: AstarteObject,
+  ): boolean {
+    return this.#sendToDevice(deviceId, "object", interfaceName, path, value);
+  }
+
+  /**
+   * Sets a server-owned property of a device (kept, and sent again after its next
+   * `emptyCache`).
+   *
+   * @returns whether the device session received it now
+   * @throws {AstarteError} for invalid input or another kind of interface
+   */
+  setProperty(deviceId: string, interfaceName: string, path: string, value: AstarteValue): boolean {
+    return this.#sendToDevice(deviceId, "property", interfaceName, path, value);
+  }
+
+  #sendToDevice(
+    deviceId: string,
+    kind: ServerDataKind,
     interfaceName: string,
     path: string,
     value: AstarteValue | AstarteObject,
   ): boolean {
     // The in-memory link answers synchronously.
-    return this.#server.sendToDevice(
-      deviceId,
-      interfaceName,
-      path,
-      value,
-      this.#link(deviceId),
-    ) as boolean;
+    const link = this.#link(deviceId);
+    return this.#server.sendToDevice(deviceId, kind, interfaceName, path, value, link) as boolean;
   }
 
-  /** Unsets a server-owned property on a device. */
-  unset(deviceId: string, interfaceName: string, path: string): boolean {
+  /** Unsets a server-owned `allow_unset` property of a device. */
+  unsetProperty(deviceId: string, interfaceName: string, path: string): boolean {
     return this.#server.unsetOnDevice(
       deviceId,
       interfaceName,
@@ -240,13 +254,13 @@ export class FakeAstarte {
   }
 
   /**
-   * Closes the device connection from the server side. With `keepSession: false` (a device
+   * Closes the device connection from the server side. With `dropSession: true` (a device
    * error, a broker restart without persistence) the next connection has no session present.
    */
-  disconnect(deviceId: string, options: { readonly keepSession: boolean }): void {
+  kick(deviceId: string, options: KickOptions): void {
     const reason = "disconnected by the test";
     this.#logger?.info?.(`${this.realm}/${deviceId} kicked: ${reason}`);
-    this.broker.kick(`${this.realm}/${deviceId}`, { dropSession: !options.keepSession, reason });
+    this.broker.kick(`${this.realm}/${deviceId}`, { dropSession: options.dropSession, reason });
   }
 
   /** Makes the broker refuse (false) or accept (true) new connections. */

@@ -107,7 +107,7 @@ Deno.test("FakeAstarte logs a refused connection and a test-initiated disconnect
   await device.connect();
   const lost = new Promise<AstarteError>((resolve) => device.onError(resolve));
   astarte.setAvailable(false);
-  astarte.disconnect(DEVICE_ID, { keepSession: true });
+  astarte.kick(DEVICE_ID, { dropSession: false });
   assertStringIncludes((await lost).message, "disconnected by the test");
   assert(lines.includes(`info test/${DEVICE_ID} kicked: disconnected by the test`));
   // The device retries while the broker refuses it.

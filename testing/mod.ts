@@ -12,6 +12,7 @@
  * @module
  */
 export { FakeAstarte, type FakeAstarteOptions } from "./fake_astarte.ts";
+export type { KickOptions, RealmControl } from "./realm_control.ts";
 export type {
   DatastreamSample,
   DeviceErrorRecord,
@@ -21,13 +22,7 @@ export type {
   RealmServerOptions,
   RealmServerState,
   ReceivedMessage,
+  ServerDataKind,
   ServerLogger,
 } from "./realm_server.ts";
 export { RealmServer } from "./realm_server.ts";
-export {
-  BrokerConnection,
-  MemoryBroker,
-  type MemoryBrokerHooks,
-  topicMatches,
-} from "../plugins/memory/memory_broker.ts";
-export { MemoryTransport } from "../plugins/memory/memory_transport.ts";

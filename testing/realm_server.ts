@@ -1,9 +1,9 @@
 /**
  * Astarte server-side semantics for test servers: what Data Updater Plant does with each device
- * message (spec 5, 8) and what AppEngine sends to devices (spec 9). Transport-agnostic: the
+ * message (protocol reference §5, 8) and what AppEngine sends to devices (protocol reference §9). Transport-agnostic: the
  * fake Astarte runs it behind the in-memory broker, the dev server behind an MQTT broker.
  *
- * DECISION (spec 12 item 3): the consumer purge list sent after `emptyCache` lists the set
+ * DECISION (protocol reference §12 item 3): the consumer purge list sent after `emptyCache` lists the set
  * server properties correctly (Astarte 1.2 behaviour); devices must also cope with the empty
  * list that newer servers may send, which the device tests cover separately.
  *
@@ -11,13 +11,12 @@
  */
 import { BSON } from "bson";
 import {
-  decodeDeviceValue,
   decodeEnvelope,
-  DeviceValueError,
   encodeIndividualPayload,
   encodeObjectPayload,
   type ObjectEntry,
 } from "../src/codec/bson.ts";
+import { decodeDeviceValue, DeviceValueError } from "./_server_bson.ts";
 import { AstarteError } from "../src/errors.ts";
 import {
   type Interface,
@@ -86,7 +85,7 @@ export interface ReceivedMessage {
   readonly error?: string;
 }
 
-/** A device error as Astarte records it (spec 8). */
+/** A device error as Astarte records it, with the name Astarte gives it. */
 export interface DeviceErrorRecord {
   /** Error name, e.g. `mapping_not_found`. */
   readonly name: string;
@@ -330,6 +329,14 @@ export class RealmServer {
   /** Messages a device published, in order (the last `receivedLimit` of them). */
   received(deviceId: string): readonly ReceivedMessage[] {
     return this.#device(deviceId).received;
+  }
+
+  /** The data and unset messages the server accepted, optionally on one interface. */
+  data(deviceId: string, interfaceName?: string): ReceivedMessage[] {
+    return this.received(deviceId).filter((m) =>
+      (m.kind === "data" || m.kind === "unset") &&
+      (interfaceName === undefined || m.interfaceName === interfaceName)
+    );
   }
 
   /** Device errors recorded for a device (the last `errorLimit` of them). */
@@ -622,7 +629,7 @@ export class RealmServer {
     if (iface.ownership !== "device") {
       throw new DeviceRefusal("write_on_server_owned_interface", `"${interfaceName}"`);
     }
-    // The server trims a trailing "/" when resolving (spec 6.4), but records the raw path.
+    // The server trims a trailing "/" when resolving (protocol reference §6.4), but records the raw path.
     const path = rawPath.length > 1 && rawPath.endsWith("/") ? rawPath.slice(0, -1) : rawPath;
     const resolution = iface.resolve(path);
     const ctx = { interfaceName, path };
@@ -684,16 +691,24 @@ export class RealmServer {
   // Server -> device
 
   /**
-   * Publishes a server-owned value to a device, as AppEngine would: `{v}` without `t`, QoS 2
-   * for properties, QoS by reliability for datastreams. Properties are also kept for the next
+   * Publishes server-owned data to a device, as AppEngine would: `{v}` without `t`, QoS 2 for
+   * properties, QoS by reliability for datastreams. Properties are also kept for the next
    * `emptyCache`, datastream values for reads.
    *
+   * @param deviceId the device
+   * @param kind what the caller means to send; the interface must match it (an individual
+   * datastream, an object-aggregated datastream, or properties)
+   * @param interfaceName a server-owned interface
+   * @param path the path (the object path for `object`)
+   * @param value the value (an object for `object`)
+   * @param link how to reach the device, `undefined` when it is not connected
    * @returns whether a subscription received it (a promise when the link is asynchronous)
-   * @throws {AstarteError} when the interface/path/value is invalid, or when a guaranteed or
-   * unique datastream reaches no subscriber (`cannot_push_to_device`)
+   * @throws {AstarteError} when the interface/path/value is invalid or does not match `kind`, or
+   * when a guaranteed or unique datastream reaches no subscriber (`cannot_push_to_device`)
    */
   sendToDevice(
     deviceId: string,
+    kind: ServerDataKind,
     interfaceName: string,
     path: string,
     value: AstarteValue | AstarteObject,
@@ -701,46 +716,8 @@ export class RealmServer {
   ): boolean | Promise<boolean> {
     const state = this.#device(deviceId);
     const iface = this.#serverInterface(state, interfaceName);
-    const ctx = { interfaceName, path };
-    let payload: Uint8Array;
-    let qos: QoS;
-    let stored: ReceivedValue | ReceivedObject;
-    if (iface.aggregation === "object") {
-      const mappings = iface.objectMappingsFor(path);
-      if (!mappings) {
-        throw new AstarteError(
-          "mapping-not-found",
-          `No object path "${path}" in "${interfaceName}"`,
-        );
-      }
-      const entries: ObjectEntry[] = [];
-      for (const [key, v] of Object.entries(value as AstarteObject)) {
-        const mapping = mappings.get(key);
-        if (!mapping) {
-          throw new AstarteError(
-            "invalid-value",
-            `Unknown key "${key}" for "${interfaceName}${path}"`,
-          );
-        }
-        validateValue(mapping.type, v, { ...ctx, field: key });
-        entries.push([key, mapping.type, v]);
-      }
-      payload = encodeObjectPayload(entries);
-      qos = (mappings.values().next().value as Mapping).qos;
-      stored = decodeDeviceObject(mappings, decodeEnvelope(payload).value, ctx);
-    } else {
-      const mapping = iface.mappingFor(path);
-      if (!mapping) {
-        throw new AstarteError(
-          "mapping-not-found",
-          `No mapping for "${path}" in "${interfaceName}"`,
-        );
-      }
-      validateValue(mapping.type, value, ctx);
-      payload = encodeIndividualPayload(mapping.type, value as AstarteValue);
-      qos = mapping.qos;
-      stored = decodeDeviceValue(mapping.type, decodeEnvelope(payload).value, ctx);
-    }
+    checkKind(iface, kind);
+    const { payload, qos, stored } = encodeServerData(iface, path, value);
     if (iface.type === "properties") {
       state.serverProperties.set(interfaceName + path, { payload, value: stored as ReceivedValue });
     } else {
@@ -755,7 +732,7 @@ export class RealmServer {
     this.#emit({ kind: "server-data", deviceId, interfaceName, path, value });
     const topic = `${this.realm}/${deviceId}/${interfaceName}${path}`;
     const check = (delivered: boolean): boolean => {
-      // AppEngine reports guaranteed/unique datastreams that reach nobody (spec 7.1).
+      // AppEngine reports guaranteed/unique datastreams that reach nobody.
       if (!delivered && iface.type === "datastream" && qos > 0) {
         throw new AstarteError(
           "transport-failed",
@@ -925,4 +902,83 @@ function decodeDeviceObject(
     }
   }
   return out;
+}
+
+/**
+ * What a server-to-device send means: one value of an individual datastream (`send`), one object
+ * of an object-aggregated datastream (`sendAggregate`), or a server-owned property
+ * (`setProperty`).
+ */
+export type ServerDataKind = "individual" | "object" | "property";
+
+const KIND_METHOD: Readonly<Record<ServerDataKind, string>> = {
+  individual: "send()",
+  object: "sendAggregate()",
+  property: "setProperty()",
+};
+
+function kindOf(iface: Interface): ServerDataKind {
+  if (iface.type === "properties") return "property";
+  return iface.aggregation === "object" ? "object" : "individual";
+}
+
+/** Refuses a send whose method does not match the interface, naming the right method. */
+function checkKind(iface: Interface, kind: ServerDataKind): void {
+  const actual = kindOf(iface);
+  if (actual === kind) return;
+  const what = actual === "property"
+    ? "a properties interface"
+    : actual === "object"
+    ? "an object-aggregated datastream"
+    : "an individual datastream";
+  throw new AstarteError(
+    "invalid-value",
+    `Cannot ${KIND_METHOD[kind].slice(0, -2)} on "${iface.name}": it is ${what}, use ` +
+      KIND_METHOD[actual],
+  );
+}
+
+/** The `{v}` payload, QoS and stored value of server-owned data, validated against `iface`. */
+function encodeServerData(
+  iface: Interface,
+  path: string,
+  value: AstarteValue | AstarteObject,
+): { payload: Uint8Array; qos: QoS; stored: ReceivedValue | ReceivedObject } {
+  const interfaceName = iface.name;
+  const ctx = { interfaceName, path };
+  if (iface.aggregation === "object") {
+    const mappings = iface.objectMappingsFor(path);
+    if (!mappings) {
+      throw new AstarteError("mapping-not-found", `No object path "${path}" in "${interfaceName}"`);
+    }
+    const entries: ObjectEntry[] = [];
+    for (const [key, v] of Object.entries(value as AstarteObject)) {
+      const mapping = mappings.get(key);
+      if (!mapping) {
+        throw new AstarteError(
+          "invalid-value",
+          `Unknown key "${key}" for "${interfaceName}${path}"`,
+        );
+      }
+      validateValue(mapping.type, v, { ...ctx, field: key });
+      entries.push([key, mapping.type, v]);
+    }
+    const payload = encodeObjectPayload(entries);
+    return {
+      payload,
+      qos: (mappings.values().next().value as Mapping).qos,
+      stored: decodeDeviceObject(mappings, decodeEnvelope(payload).value, ctx),
+    };
+  }
+  const mapping = iface.mappingFor(path);
+  if (!mapping) {
+    throw new AstarteError("mapping-not-found", `No mapping for "${path}" in "${interfaceName}"`);
+  }
+  validateValue(mapping.type, value, ctx);
+  const payload = encodeIndividualPayload(mapping.type, value as AstarteValue);
+  return {
+    payload,
+    qos: mapping.qos,
+    stored: decodeDeviceValue(mapping.type, decodeEnvelope(payload).value, ctx),
+  };
 }

@@ -281,8 +281,8 @@ Deno.test("watch prints server data as it arrives and stops after --count", asyn
   });
   await stderr.until("Ctrl-C to stop");
   assert(await f.server.send(deviceId, MESSAGES, "/news/text", "hello"));
-  assert(await f.server.send(deviceId, SETTINGS, "/led/red/enabled", true));
-  assert(await f.server.unset(deviceId, SETTINGS, "/led/red/enabled"));
+  assert(await f.server.setProperty(deviceId, SETTINGS, "/led/red/enabled", true));
+  assert(await f.server.unsetProperty(deviceId, SETTINGS, "/led/red/enabled"));
   const result = await watching;
   assertEquals(result.code, 0, result.stderr);
   const lines = stdout.lines.map((l) => JSON.parse(l));

@@ -1,7 +1,7 @@
 /** `jwt`: agent tokens the dev server's verifier (and Astarte) accept. */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { createPrivateKey } from "node:crypto";
-import { verifyJwt } from "../../dev_server/_jwt.ts";
+import { verifyJwt } from "../../dev_server/mod.ts";
 import { isOneLineUsageError, runCli } from "./_run.ts";
 
 function pem(label: string, der: ArrayBuffer | Uint8Array): string {
@@ -46,13 +46,13 @@ Deno.test("jwt signs an ES256 Pairing token that the dev server's verifier accep
   const result = await runCli(["jwt", "--realm", "test", "--key", file, "--ttl", "120"]);
   assertEquals(result.code, 0, result.stderr);
   const token = result.stdout.trim();
-  const claims = await verifyJwt(keys.publicKey, token, Date.now());
+  const claims = await verifyJwt(keys.publicKey, token);
   assert(claims !== undefined, "the dev server verifier refused the token");
   assertEquals(claims.a_pa, [".*::.*"]);
   assertEquals((claims.exp as number) - (claims.iat as number), 120);
   assert(Math.abs((claims.iat as number) - Date.now() / 1000) < 60);
   // Expired once the TTL is over.
-  assertEquals(await verifyJwt(keys.publicKey, token, Date.now() + 121_000), undefined);
+  assertEquals(await verifyJwt(keys.publicKey, token, { now: Date.now() + 121_000 }), undefined);
   assertStringIncludes(result.stderr, "expires in 2 min");
   assert(!result.stderr.includes(token), "the token must not be on stderr");
 });
@@ -71,7 +71,7 @@ Deno.test("jwt reads SEC1 EC keys and PKCS#1 RSA keys and signs RS256 with RSA",
   assertStringIncludes(sec1, "BEGIN EC PRIVATE KEY");
   const ecResult = await runCli(["jwt", "--key", await keyFile(dir.path, "ec.pem", sec1)]);
   assertEquals(ecResult.code, 0, ecResult.stderr);
-  assert(await verifyJwt(ec.publicKey, ecResult.stdout.trim(), Date.now()));
+  assert(await verifyJwt(ec.publicKey, ecResult.stdout.trim()));
 
   const rsa = await crypto.subtle.generateKey(
     {

@@ -100,6 +100,21 @@ Deno.test("simulate() streams object and individual interfaces and reports progr
   assert(progress.some((p) => p.phase === "streaming" && p.sentPerSecond > 0));
 });
 
+Deno.test("simulate() counts every sample the dev server received, beyond its received-message log", async () => {
+  // A log of 3 messages per device: counting from it would report most samples lost.
+  await using server = await startDevServer({
+    interfaces: [SIMULATION_INTERFACE],
+    receivedLimit: 3,
+  });
+  const summary = await simulate({ devices: 2, rate: 20, durationMs: 500, devServer: server });
+  assertEquals(summary.sent, 20);
+  assertEquals(summary.serverReceived, 20);
+  assertEquals(summary.lost, 0);
+  for (const device of server.devices()) {
+    assertEquals(server.received(device.deviceId).length, 3);
+  }
+});
+
 Deno.test("simulate() stops early when its signal aborts and says so", async () => {
   const controller = new AbortController();
   const summary = await simulate({
