@@ -34,6 +34,7 @@ export type {
   DisconnectOptions,
   DisconnectReason,
   DisconnectResult,
+  Logger,
   SendOptions,
   SendResult,
   SendStatus,

@@ -86,7 +86,7 @@ await step(`${SENSORS}/sensor0/unit = "°C"`, device.send(SENSORS, "/sensor0/uni
 await step(`${SENSORS}/sensor0/name unset`, device.unsetProperty(SENSORS, "/sensor0/name"));
 
 await server.send(deviceId, MESSAGES, "/news/text", "hello from the server");
-await server.send(deviceId, SETTINGS, "/sampling/periodSeconds", 30);
+await server.setProperty(deviceId, SETTINGS, "/sampling/periodSeconds", 30);
 await gotBoth;
 console.log(
   `cached      ${SETTINGS}/sampling/periodSeconds = ${

@@ -55,7 +55,7 @@ Deno.test("Thermostat reports readings and follows the sampling period set by th
   assertEquals([sample.path, sample.value, sample.qos], ["/room/value", 21.5, 0]);
 
   const applied = new Promise<void>((resolve) => device.onData(() => resolve()));
-  astarte.send(deviceId, "com.example.DeviceSettings", "/sampling/periodSeconds", 5);
+  astarte.setProperty(deviceId, "com.example.DeviceSettings", "/sampling/periodSeconds", 5);
   await applied;
   assertEquals(thermostat.periodSeconds, 5);
   assertEquals(astarte.deviceErrors(deviceId), []);

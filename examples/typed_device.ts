@@ -81,8 +81,8 @@ export async function main(): Promise<TypedExampleResult> {
     timestamp,
   });
 
-  astarte.send(deviceId, "com.example.DeviceSettings", "/sampling/periodSeconds", 5);
-  astarte.send(deviceId, "com.example.DeviceSettings", "/led/0/enabled", true);
+  astarte.setProperty(deviceId, "com.example.DeviceSettings", "/sampling/periodSeconds", 5);
+  astarte.setProperty(deviceId, "com.example.DeviceSettings", "/led/0/enabled", true);
   astarte.send(deviceId, "com.example.ServerMessages", "/alerts/text", "check the boiler");
   await gotBoth;
   received.unshift(`sampling period: ${periodSeconds} s`);

@@ -1,5 +1,5 @@
 /**
- * Device IDs and realm names (spec 1.1, 1.2): generation (UUIDv4 / UUIDv5) and validation.
+ * Device IDs and realm names (protocol reference §1.1, 1.2): generation (UUIDv4 / UUIDv5) and validation.
  *
  * @module
  */
@@ -104,6 +104,13 @@ export async function generateDeviceId(namespace: string, name: string): Promise
  *
  * @param id the candidate device ID
  * @returns whether it is valid
+ *
+ * @example
+ * ```ts
+ * import { generateRandomDeviceId, isValidDeviceId } from "@astarte-deno/device-sdk";
+ * console.assert(isValidDeviceId(generateRandomDeviceId()));
+ * console.assert(!isValidDeviceId("not-a-device-id"));
+ * ```
  */
 export function isValidDeviceId(id: string): boolean {
   if (typeof id !== "string" || !DEVICE_ID_RE.test(id)) return false;
@@ -128,10 +135,17 @@ export function assertDeviceId(id: string): void {
 
 /**
  * Tells whether `realm` is a valid, non-reserved realm name: `^[a-z][a-z0-9]{0,47}$`, not
- * `astarte`, `system` nor `system_*` (spec 1.1).
+ * `astarte`, `system` nor `system_*` (names Astarte reserves).
  *
  * @param realm the candidate realm name
  * @returns whether it is valid
+ *
+ * @example
+ * ```ts
+ * import { isValidRealmName } from "@astarte-deno/device-sdk";
+ * console.assert(isValidRealmName("myrealm") && !isValidRealmName("MyRealm"));
+ * console.assert(!isValidRealmName("system_x")); // reserved
+ * ```
  */
 export function isValidRealmName(realm: string): boolean {
   return typeof realm === "string" && REALM_RE.test(realm) && realm !== "astarte" &&

@@ -28,7 +28,7 @@ Deno.test("generateRandomDeviceId() returns 22 url-safe chars decoding to a UUID
   assertEquals(seen.size, 200);
 });
 
-Deno.test("generateDeviceId() reproduces every UUIDv5 vector of spec 1.2", async () => {
+Deno.test("generateDeviceId() reproduces every UUIDv5 vector of protocol reference §1.2", async () => {
   const vectors = [
     [
       "f79ad91f-c638-4889-ae74-9d001a3b4cf8",
@@ -59,7 +59,7 @@ Deno.test("generateDeviceId() reproduces every UUIDv5 vector of spec 1.2", async
   }
 });
 
-Deno.test("deviceIdFromBytes() reproduces the raw-bytes vector of spec 1.2", () => {
+Deno.test("deviceIdFromBytes() reproduces the raw-bytes vector of protocol reference §1.2", () => {
   const bytes = Uint8Array.fromHex("00112233445566778899aabbccddeeff");
   assertEquals(deviceIdFromBytes(bytes), "ABEiM0RVZneImaq7zN3u_w");
   assertEquals(deviceIdFromUuid("00112233-4455-6677-8899-aabbccddeeff"), "ABEiM0RVZneImaq7zN3u_w");

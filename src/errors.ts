@@ -8,6 +8,21 @@
 /**
  * Stable machine-readable error codes. The list may grow in minor releases: keep a default
  * branch when switching on it.
+ *
+ * @example
+ * ```ts
+ * import { AstarteError, type AstarteErrorCode } from "@astarte-deno/device-sdk";
+ * function retryLater(code: AstarteErrorCode): boolean {
+ *   switch (code) {
+ *     case "transport-failed":
+ *     case "timeout":
+ *       return true;
+ *     default: // the list may grow: keep a default branch
+ *       return false;
+ *   }
+ * }
+ * console.assert(retryLater(new AstarteError("timeout", "no handshake within 30 s").code));
+ * ```
  */
 export type AstarteErrorCode =
   /** An interface JSON document breaks a rule of the interface schema. */
@@ -51,7 +66,17 @@ export type AstarteErrorCode =
   /** Generated interface types describe another document than the interface the device loaded. */
   | "interface-mismatch";
 
-/** Options of {@link AstarteError}. */
+/**
+ * Options of {@link AstarteError}.
+ *
+ * @example
+ * ```ts
+ * import { AstarteError, type AstarteErrorOptions } from "@astarte-deno/device-sdk";
+ * const options: AstarteErrorOptions = { permanent: true, cause: new Error("ENOSPC") };
+ * const error = new AstarteError("store-failed", "Cannot persist the sample: disk full", options);
+ * console.assert(error.permanent && error.cause instanceof Error);
+ * ```
+ */
 export interface AstarteErrorOptions extends ErrorOptions {
   /** Retrying cannot help until something is changed (see {@link AstarteError.permanent}). */
   readonly permanent?: boolean;
@@ -92,7 +117,20 @@ export class AstarteError extends Error {
   }
 }
 
-/** Where in an interface document an {@link InterfaceError} was found. */
+/**
+ * Where in an interface document an {@link InterfaceError} was found.
+ *
+ * @example
+ * ```ts
+ * import { InterfaceError, type InterfaceErrorDetails } from "@astarte-deno/device-sdk";
+ * const details: InterfaceErrorDetails = {
+ *   interfaceName: "org.example.Values",
+ *   field: "version_major",
+ *   rule: "must be an integer >= 0",
+ * };
+ * console.assert(new InterfaceError(details).message.includes("version_major"));
+ * ```
+ */
 export interface InterfaceErrorDetails {
   /** Interface name, when it could be read. */
   readonly interfaceName?: string;
@@ -147,7 +185,23 @@ export class InterfaceError extends AstarteError {
   }
 }
 
-/** What a {@link ValidationError} is about. */
+/**
+ * What a {@link ValidationError} is about.
+ *
+ * @example
+ * ```ts
+ * import { ValidationError, type ValidationErrorDetails } from "@astarte-deno/device-sdk";
+ * const details: ValidationErrorDetails = {
+ *   interfaceName: "com.example.GPS",
+ *   path: "/coords",
+ *   field: "lat",
+ *   expected: "double",
+ *   value: "north",
+ *   rule: "must be a finite number",
+ * };
+ * console.assert(new ValidationError(details).message.includes(`field "lat"`));
+ * ```
+ */
 export interface ValidationErrorDetails {
   /** Interface the call targeted. */
   readonly interfaceName: string;
@@ -231,7 +285,19 @@ export class ValidationError extends AstarteError {
   }
 }
 
-/** What a {@link MalformedMessageError} is about: where the message was going and why not. */
+/**
+ * What a {@link MalformedMessageError} is about: where the message was going and why not.
+ *
+ * @example
+ * ```ts
+ * import { type MalformedMessageDetails, MalformedMessageError } from "@astarte-deno/device-sdk";
+ * const details: MalformedMessageDetails = {
+ *   topic: "myrealm/ABEiM0RVZneImaq7zN3u_w/org.example.Commands/level",
+ *   rule: "the payload is not a BSON document",
+ * };
+ * console.assert(new MalformedMessageError(details).code === "malformed-message");
+ * ```
+ */
 export interface MalformedMessageDetails {
   /** The MQTT topic, when the message came from the network. */
   readonly topic?: string;

@@ -68,7 +68,7 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
   const dir = await Deno.makeTempDir({ prefix: "astarte-mosquitto-" });
   const port = options.port ?? await freePort();
   const acl = [
-    "# Every device: its base topic and everything below it (spec 4.2).",
+    "# Every device: its base topic and everything below it (protocol reference §4.2).",
     "pattern readwrite %u",
     "pattern readwrite %u/#",
     ...(options.aclDeviceIds ?? []).flatMap((id) => [
@@ -100,7 +100,7 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
     `keyfile ${dir}/server.key`,
     "require_certificate true",
     "use_identity_as_username true",
-    // The stock Astarte broker pins TLS 1.2 on its direct listener (spec 4.1).
+    // The stock Astarte broker pins TLS 1.2 on its direct listener (protocol reference §4.1).
     "tls_version tlsv1.2",
     "",
   ].join("\n");

@@ -10,6 +10,7 @@ import type { AstarteError } from "../../src/errors.ts";
 import { type Interface, parseInterface } from "../../src/interface/interface.ts";
 import type { QoS } from "../../src/interface/interface.ts";
 import { FakeAstarte, type ReceivedMessage } from "../../testing/fake_astarte.ts";
+import type { KickOptions } from "../../testing/realm_control.ts";
 
 const DIR = new URL("../../interfaces/", import.meta.url);
 
@@ -200,11 +201,11 @@ export function kinds(messages: readonly ReceivedMessage[]): [string, string | u
 export async function goOffline(
   astarte: FakeAstarte,
   device: Device,
-  options: { readonly keepSession: boolean },
+  options: KickOptions,
 ): Promise<void> {
   const disconnected = nextEvent((l) => device.onDisconnected(l));
   astarte.setAvailable(false);
-  astarte.disconnect(DEVICE_ID, options);
+  astarte.kick(DEVICE_ID, options);
   await disconnected;
 }
 

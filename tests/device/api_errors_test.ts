@@ -42,7 +42,7 @@ Deno.test("Device.setProperty() sets a device property, unchanged when the value
   assertEquals(astarte.deviceProperties(DEVICE_ID).get(`${SENSORS.name}/s1/name`), "hall");
 
   // Offline, the change waits for the next handshake.
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
   assertEquals((await device.setProperty(SENSORS.name, "/s1/name", "attic")).status, "queued");
   await comeBack(astarte, device);
   assertEquals(astarte.deviceProperties(DEVICE_ID).get(`${SENSORS.name}/s1/name`), "attic");

@@ -20,7 +20,6 @@ import type {
   Transport,
   TransportConnectOptions,
   TransportConnectResult,
-  TransportListener,
 } from "../../src/contracts/transport.ts";
 import { FakeAstarte } from "../../testing/fake_astarte.ts";
 import { collect, DEVICE_ID, GPS, nextError, REALM, setup } from "./_fixtures.ts";
@@ -35,10 +34,6 @@ class FailingTransport implements Transport {
   constructor(inner: Transport, failures: readonly unknown[]) {
     this.#inner = inner;
     this.#failures = failures;
-  }
-
-  attach(listener: TransportListener): void {
-    this.#inner.attach(listener);
   }
 
   connect(options: TransportConnectOptions): Promise<TransportConnectResult> {
@@ -61,6 +56,10 @@ class FailingTransport implements Transport {
 
   disconnect(options?: { readonly timeoutMs?: number }): Promise<void> {
     return this.#inner.disconnect(options);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#inner[Symbol.asyncDispose]();
   }
 }
 

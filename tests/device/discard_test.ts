@@ -74,7 +74,7 @@ Deno.test("Device reports samples discarded while offline once per offline perio
     })
   );
   await device.connect();
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
   for (let i = 0; i < 5; i++) {
     assertEquals((await device.send(RETENTION.name, "/discard", i)).status, "discarded");
   }
@@ -91,10 +91,10 @@ Deno.test("Device reports samples discarded while offline once per offline perio
   assertStringIncludes(warnings[0]!.message, `${DISCARD_OBJECT.name}: 1`);
 
   // A second offline period gets its own warning; a period without discards gets none.
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
   await comeBack(astarte, device);
   assertEquals(warnings.length, 1);
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
   await device.send(RETENTION.name, "/discard", 9);
   await comeBack(astarte, device);
   assertEquals(warnings.length, 2);

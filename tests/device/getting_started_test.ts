@@ -46,7 +46,7 @@ async function gettingStarted(codec: "wasm" | "ts"): Promise<void> {
   assertEquals(data[1]?.value, { lat: 45.4, long: 11.87 });
 
   const incoming = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.send(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30);
+  astarte.setProperty(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30);
   const msg = await incoming;
   assertEquals([msg.interfaceName, msg.path, msg.value], [
     SETTINGS.name,

@@ -1,5 +1,5 @@
 /**
- * Session handshakes (spec 4.4, 5.1, 10.3, 10.4; checklist 14-18): what the fake server
+ * Session handshakes (protocol reference §4.4, 5.1, 10.3, 10.4; protocol checklist 14-18): what the fake server
  * records, in order, on FULL_SYNC and LIGHT_SYNC.
  */
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
@@ -27,7 +27,10 @@ Deno.test("Device.connect() runs FULL_SYNC in protocol order, all at QoS 2, befo
   const { astarte, device } = setup({ interfaces: [...ALL, RETENTION] });
   await using _ = device;
   // The server set a property while the device had no session: emptyCache must bring it.
-  assertStrictEquals(astarte.send(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30), false);
+  assertStrictEquals(
+    astarte.setProperty(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30),
+    false,
+  );
   // Changes made before the first connection: a value, a set-then-unset, a queued sample.
   assertEquals((await device.send(SENSORS.name, "/s0/name", "thermo")).status, "queued");
   assertEquals((await device.send(SENSORS.name, "/s1/name", "gone")).status, "queued");
@@ -124,7 +127,7 @@ Deno.test("Device.connect() sends an empty introspection and an empty purge list
   ]);
   assertEquals(received[0]?.payload.length, 0);
   const purge = received[2]?.payload ?? new Uint8Array();
-  // Never fewer than 4 bytes in zlib mode (checklist 20): one of the two empty forms.
+  // Never fewer than 4 bytes in zlib mode (protocol checklist 20): one of the two empty forms.
   const forms = ["00000000", "00000000789c030000000001"];
   assert(forms.includes(purge.toHex()), purge.toHex());
   assertEquals(received[2]?.purgeList, []);
@@ -141,14 +144,14 @@ Deno.test("Device reconnects with LIGHT_SYNC when the broker kept its persistent
   await device.send(SENSORS.name, "/s0/name", "thermo");
   await device.send(SENSORS.name, "/s1/name", "hygro");
 
-  // The first connection of a process uses a clean session (spec 10.4), and MQTT 3.1.1 ends a
+  // The first connection of a process uses a clean session (protocol reference §10.4), and MQTT 3.1.1 ends a
   // clean session with its connection: the first reconnection is therefore a FULL_SYNC even
   // if the server did not drop anything, and it opens the persistent session.
-  await goOffline(astarte, device, { keepSession: true });
+  await goOffline(astarte, device, { dropSession: false });
   assertEquals(await comeBack(astarte, device), { sessionPresent: false, fullSync: true });
 
   // From now on the session survives a dropped connection.
-  await goOffline(astarte, device, { keepSession: true });
+  await goOffline(astarte, device, { dropSession: false });
   assertStrictEquals(device.state, "backoff");
   const mark = astarte.received(DEVICE_ID).length;
   assertEquals((await device.send(SENSORS.name, "/s0/name", "thermometer")).status, "queued");
@@ -174,14 +177,14 @@ Deno.test("Device reconnects with LIGHT_SYNC when the broker kept its persistent
 Deno.test("Device repeats the full handshake after a forced disconnect that dropped the session", async () => {
   const { astarte, device } = setup();
   await using _ = device;
-  astarte.send(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30);
+  astarte.setProperty(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30);
   await device.connect();
   await device.send(SENSORS.name, "/s0/name", "thermo");
   // Reach the persistent session first, so that only the dropped session forces FULL_SYNC.
-  await goOffline(astarte, device, { keepSession: true });
+  await goOffline(astarte, device, { dropSession: false });
   await comeBack(astarte, device);
 
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
   const mark = astarte.received(DEVICE_ID).length;
   await device.send(SENSORS.name, "/s1/name", "hygro");
   const resent = nextEvent<IncomingData>((l) => device.onData(l));
@@ -210,7 +213,7 @@ Deno.test("Device repeats the full handshake after a forced disconnect that drop
 Deno.test("Device delivers a property set during the handshake right after it, not at the next one", async () => {
   const { astarte, device } = setup();
   await using _ = device;
-  astarte.send(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30);
+  astarte.setProperty(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30);
   // The application answers the server property that emptyCache brings, mid-handshake.
   let reply: Promise<SendResult> | undefined;
   let stateAtReply: string | undefined;

@@ -1,5 +1,5 @@
 /**
- * Messages from the server (spec 5.6, 5.8, 9; checklist 31-32): lenient decoding of what
+ * Messages from the server (protocol reference §5.6, 5.8, 9; protocol checklist 31-32): lenient decoding of what
  * Astarte may send, and malformed messages reported through `onError` without closing the
  * connection. Unusual payloads are published raw through the fake's broker.
  */
@@ -71,10 +71,10 @@ Deno.test("Device stamps a message without t with the reception time of its cloc
   assertEquals(event.timestamp, new Date(clock.ms));
 });
 
-// DECISION (spec 5.8, 9; checklist 31): Astarte never sends `t`; one that arrives anyway is
+// DECISION (protocol reference §5.8, 9; protocol checklist 31): Astarte never sends `t`; one that arrives anyway is
 // tolerated. On a datastream it is the sample's time, so it is used as `timestamp` (even on a
 // mapping without explicit_timestamp: the device cannot know better). On a property it has no
-// meaning (spec 6.6) and is ignored: `timestamp` is the reception time.
+// meaning (protocol reference §6.6) and is ignored: `timestamp` is the reception time.
 Deno.test("Device uses an unexpected t on a datastream and ignores it on a property", async () => {
   const { astarte, device, clock } = await connected();
   await using _ = device;
@@ -112,7 +112,10 @@ Deno.test("Device decodes an object datastream from the server", async () => {
   const { astarte, device, clock } = await connected();
   await using _ = device;
   const data = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.send(DEVICE_ID, SERVER_OBJECT.name, "/kitchen", { temperature: 21.5, label: "k" });
+  astarte.sendAggregate(DEVICE_ID, SERVER_OBJECT.name, "/kitchen", {
+    temperature: 21.5,
+    label: "k",
+  });
   const event = await data;
   assertEquals(
     [event.interfaceName, event.path, event.value, event.type, event.timestamp],

@@ -1,5 +1,5 @@
 /**
- * Runtime introspection changes (spec 10.5): adding and removing interfaces while connected.
+ * Runtime introspection changes (protocol reference §10.5): adding and removing interfaces while connected.
  */
 import { assert, assertEquals, assertRejects, assertStrictEquals, assertThrows } from "@std/assert";
 import { AstarteError, InterfaceError } from "../../src/errors.ts";
@@ -54,7 +54,7 @@ Deno.test("Device.addInterface() subscribes to a server-owned interface before p
   await announced;
   assertStrictEquals(subscribedFirst, true);
   const data = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.send(DEVICE_ID, SERVER_CONFIG.name, "/name", "kitchen");
+  astarte.setProperty(DEVICE_ID, SERVER_CONFIG.name, "/name", "kitchen");
   assertEquals((await data).value, "kitchen");
   assertEquals(astarte.deviceErrors(DEVICE_ID), []);
 });
@@ -125,9 +125,9 @@ Deno.test("Device runs FULL_SYNC on reconnection when the introspection changed 
   await using _ = device;
   await device.connect();
   // Reach the persistent session (the first session of a process is clean).
-  await goOffline(astarte, device, { keepSession: true });
+  await goOffline(astarte, device, { dropSession: false });
   await comeBack(astarte, device);
-  await goOffline(astarte, device, { keepSession: true });
+  await goOffline(astarte, device, { dropSession: false });
   await device.addInterface(FALSY);
   const mark = astarte.received(DEVICE_ID).length;
   assertEquals(await comeBack(astarte, device), { sessionPresent: true, fullSync: true });
@@ -163,9 +163,9 @@ Deno.test("Device.removeInterface() while offline drops its subscription from th
   await using _ = device;
   await device.connect();
   // Reach the persistent session (the first session of a process is clean).
-  await goOffline(astarte, device, { keepSession: true });
+  await goOffline(astarte, device, { dropSession: false });
   await comeBack(astarte, device);
-  await goOffline(astarte, device, { keepSession: true });
+  await goOffline(astarte, device, { dropSession: false });
   await device.removeInterface(MESSAGES.name);
   assertEquals(await comeBack(astarte, device), { sessionPresent: true, fullSync: true });
   assertEquals(

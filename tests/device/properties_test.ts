@@ -1,5 +1,5 @@
 /**
- * Properties in both directions (spec 5.3, 6.6, 9; checklist 19, 21, 24, 27): falsy values,
+ * Properties in both directions (protocol reference §5.3, 6.6, 9; protocol checklist 19, 21, 24, 27): falsy values,
  * deduplication, unsets, producer and consumer purge lists.
  */
 import { assertEquals, assertInstanceOf, assertRejects, assertStrictEquals } from "@std/assert";
@@ -48,7 +48,7 @@ Deno.test("Device.send() keeps falsy property values, readable locally and on th
   assertEquals(server.get(FALSY.name + "/arr"), []);
   assertEquals(server.get(FALSY.name + "/long"), 0n);
   assertEquals(server.get(FALSY.name + "/dbl"), 0);
-  // An empty array is an empty BSON array (checklist 27), never an unset.
+  // An empty array is an empty BSON array (protocol checklist 27), never an unset.
   const arr = astarte.data(DEVICE_ID, FALSY.name).find((m) => m.path === "/arr");
   assertEquals(arr?.payload.toHex(), "0d00000004760005000000" + "0000");
   assertEquals(astarte.deviceErrors(DEVICE_ID), []);
@@ -118,7 +118,7 @@ Deno.test("Device sends a producer purge list equal to the set of device propert
   await device.send(SENSORS.name, "/s1/name", "hygro");
   await device.unsetProperty(SENSORS.name, "/s1/name");
   await device.send(FALSY.name, "/bool", false);
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
   // Unset while offline: the server must forget it through the purge list or the unset.
   await device.unsetProperty(SENSORS.name, "/s0/unit");
   await comeBack(astarte, device);
@@ -144,16 +144,16 @@ Deno.test("Device purges server properties the consumer list does not name (unse
   await using _ = device;
   await device.connect();
   const both = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.send(DEVICE_ID, SETTINGS.name, "/led/0/enabled", true);
+  astarte.setProperty(DEVICE_ID, SETTINGS.name, "/led/0/enabled", true);
   await both;
   const level = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.send(DEVICE_ID, SERVER_CONFIG.name, "/level", 3);
+  astarte.setProperty(DEVICE_ID, SERVER_CONFIG.name, "/level", 3);
   await level;
   assertStrictEquals(device.getProperty(SETTINGS.name, "/led/0/enabled"), true);
 
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
   // No session: the unset never reaches the device.
-  assertStrictEquals(astarte.unset(DEVICE_ID, SETTINGS.name, "/led/0/enabled"), false);
+  assertStrictEquals(astarte.unsetProperty(DEVICE_ID, SETTINGS.name, "/led/0/enabled"), false);
   const events = collect<IncomingData>((l) => device.onData(l));
   const resent = nextEvent<IncomingData>((l) => device.onData(l));
   await comeBack(astarte, device);
@@ -171,7 +171,7 @@ Deno.test("Device handles an empty consumer purge list (both forms) by dropping 
   await device.connect();
   for (const [i, form] of ["00000000", "00000000789c030000000001"].entries()) {
     const data = nextEvent<IncomingData>((l) => device.onData(l));
-    astarte.send(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 10 + i);
+    astarte.setProperty(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 10 + i);
     await data;
     assertStrictEquals(device.getProperty(SETTINGS.name, "/sampling/periodSeconds"), 10 + i);
     assertStrictEquals(
@@ -180,7 +180,7 @@ Deno.test("Device handles an empty consumer purge list (both forms) by dropping 
     );
     // A later message proves the purge was processed (dispatch is ordered).
     const marker = nextEvent<IncomingData>((l) => device.onData(l));
-    astarte.send(DEVICE_ID, SETTINGS.name, "/led/1/enabled", i === 0);
+    astarte.setProperty(DEVICE_ID, SETTINGS.name, "/led/1/enabled", i === 0);
     await marker;
     assertStrictEquals(device.getProperty(SETTINGS.name, "/sampling/periodSeconds"), undefined);
   }
@@ -192,10 +192,10 @@ Deno.test("Device applies a server unset on an allow_unset property and emits it
   await using _ = device;
   await device.connect();
   const set = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.send(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30);
+  astarte.setProperty(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 30);
   await set;
   const unset = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.unset(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds");
+  astarte.unsetProperty(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds");
   const event = await unset;
   assertEquals([event.interfaceName, event.path, event.value, event.type], [
     SETTINGS.name,
@@ -211,7 +211,7 @@ Deno.test("Device reports and ignores a server unset on a mapping without allow_
   await using _ = device;
   await device.connect();
   const set = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.send(DEVICE_ID, SERVER_CONFIG.name, "/name", "kitchen");
+  astarte.setProperty(DEVICE_ID, SERVER_CONFIG.name, "/name", "kitchen");
   await set;
   const events = collect<IncomingData>((l) => device.onData(l));
   const reported = nextError(device, "malformed-message");
@@ -220,7 +220,7 @@ Deno.test("Device reports and ignores a server unset on a mapping without allow_
   assertInstanceOf(error, AstarteError);
   assertEquals(error.message.includes("/name"), true);
   const marker = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.send(DEVICE_ID, SERVER_CONFIG.name, "/level", 1);
+  astarte.setProperty(DEVICE_ID, SERVER_CONFIG.name, "/level", 1);
   await marker;
   assertStrictEquals(device.getProperty(SERVER_CONFIG.name, "/name"), "kitchen");
   assertEquals(events.map((e) => e.path), ["/level"]);

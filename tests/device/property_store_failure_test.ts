@@ -124,11 +124,11 @@ Deno.test("A server property whose store write fails is reported and rolled back
   const first = new Promise<void>((resolve) => {
     const off = device.onData((d) => d.path === "/name" && d.value === "one" && (off(), resolve()));
   });
-  astarte.send(DEVICE_ID, SERVER_CONFIG.name, "/name", "one");
+  astarte.setProperty(DEVICE_ID, SERVER_CONFIG.name, "/name", "one");
   await first;
   store.failWrites = 1;
   const failed = nextError(device, "store-failed");
-  astarte.send(DEVICE_ID, SERVER_CONFIG.name, "/name", "two");
+  astarte.setProperty(DEVICE_ID, SERVER_CONFIG.name, "/name", "two");
   const error = await failed;
   assertStrictEquals(error.message.includes("no space left on device"), true, error.message);
   assertStrictEquals(device.getProperty(SERVER_CONFIG.name, "/name"), "one");

@@ -1,5 +1,5 @@
 /**
- * Failure handling (spec 10.6): giving up after repeated server kicks, aborting a connection
+ * Failure handling (protocol reference §10.6): giving up after repeated server kicks, aborting a connection
  * attempt, throwing listeners, disconnection and disposal.
  */
 import {
@@ -91,7 +91,7 @@ Deno.test("Device reports a throwing listener through onError and still runs the
   const connected = collect((l) => device.onConnected(l));
   await device.connect();
   const data = nextEvent<IncomingData>((l) => device.onData(l));
-  astarte.send(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 5);
+  astarte.setProperty(DEVICE_ID, SETTINGS.name, "/sampling/periodSeconds", 5);
   await data;
   assertEquals(seen.map((d) => d.value), [5]);
   assertEquals(connected.length, 1);

@@ -1,6 +1,6 @@
 /**
- * Retention of datastream samples the device cannot deliver now (spec 7.2, 10.3 step 8;
- * checklist 35): discard, volatile and stored queues, production order, expiry and capacity.
+ * Retention of datastream samples the device cannot deliver now (protocol reference §7.2, 10.3 step 8;
+ * protocol checklist 35): discard, volatile and stored queues, production order, expiry and capacity.
  * Time is an injected manual clock.
  */
 import { assert, assertEquals, assertStrictEquals, assertStringIncludes } from "@std/assert";
@@ -25,7 +25,7 @@ Deno.test("Device discards, queues and replays offline samples by retention, in 
   const { astarte, device } = setup({ interfaces: IFACES, now: clock.now });
   await using _ = device;
   await device.connect();
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
 
   // The clock does not move: samples produced within one millisecond keep their order too.
   const sent: [string, number, string][] = [];
@@ -75,7 +75,7 @@ Deno.test("Device drops expired queued samples unsent and reports them", async (
   await using _ = device;
   const errors = collect<AstarteError>((l) => device.onError(l));
   await device.connect();
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
   // `/expiring` has expiry 10 s.
   assertEquals((await device.send(RETENTION.name, "/expiring", 1)).status, "queued");
   clock.advance(5_000);
@@ -101,7 +101,7 @@ Deno.test("Device drops the oldest volatile sample when the queue is full and re
   await using _ = device;
   const errors = collect<AstarteError>((l) => device.onError(l));
   await device.connect();
-  await goOffline(astarte, device, { keepSession: false });
+  await goOffline(astarte, device, { dropSession: true });
   for (const value of [1, 2, 3]) {
     assertEquals((await device.send(RETENTION.name, "/volatile", value)).status, "queued");
   }

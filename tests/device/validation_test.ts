@@ -1,5 +1,5 @@
 /**
- * Local validation of sends (spec 5.7, 5.8, 6.4, 7.3, 8; checklist 26, 28, 30): every invalid
+ * Local validation of sends (protocol reference §5.7, 5.8, 6.4, 7.3, 8; protocol checklist 26, 28, 30): every invalid
  * call rejects with a `ValidationError` naming interface and path, and nothing reaches the
  * server (which would otherwise kick the device).
  */

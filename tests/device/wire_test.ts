@@ -1,5 +1,5 @@
 /**
- * What goes on the wire (spec 5.5-5.8, 7.1; checklist 13, 23-25, 29): QoS per reliability,
+ * What goes on the wire (protocol reference §5.5-5.8, 7.1; protocol checklist 13, 23-25, 29): QoS per reliability,
  * BSON types driven by the mapping type, topics of individual and object samples. Raw payload
  * bytes are read from what the fake server received.
  */

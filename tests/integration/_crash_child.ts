@@ -14,7 +14,6 @@
  * @module
  */
 import { Device } from "../../mod.ts";
-import type { Store } from "../../src/contracts/store.ts";
 import { FileStore } from "../../plugins/file_store/mod.ts";
 import { SqliteStore } from "../../plugins/sqlite_store/mod.ts";
 
@@ -49,7 +48,7 @@ function env(name: string): string {
   return value;
 }
 
-async function openStore(kind: string, path: string): Promise<Store> {
+async function openStore(kind: string, path: string): Promise<FileStore | SqliteStore> {
   if (kind === "file") return await FileStore.open(path);
   if (kind === "sqlite") return await SqliteStore.open(path);
   throw new Error(`Unknown store kind "${kind}"`);

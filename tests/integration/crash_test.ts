@@ -2,7 +2,7 @@
  * The real thing: a device process streaming `stored` samples is killed with SIGKILL at random
  * moments and restarted on the same persistent store; afterwards the dev server must hold every
  * sample whose `send` resolved as `stored` or `delivered`: exactly once on the `unique` mapping,
- * at least once on the `guaranteed` one, and in production order (checklist 35-36, spec 7.2).
+ * at least once on the `guaranteed` one, and in production order (protocol checklist 35-36, protocol reference §7.2).
  *
  * Set `CRASH_SEED` to replay the kill delays of a failed run (the seed is printed).
  */

@@ -1,6 +1,6 @@
 /**
  * The SDK over real sockets against the embedded dev server: Pairing API over HTTP, MQTT over
- * mutual TLS, and the faults a device must survive (checklist 15-17, 35-37).
+ * mutual TLS, and the faults a device must survive (protocol checklist 15-17, 35-37).
  */
 import { assert, assertEquals } from "@std/assert";
 import { Device } from "../../mod.ts";
@@ -59,7 +59,7 @@ Deno.test("Device registers, connects over mutual TLS and runs the full handshak
   assertEquals(server.deviceProperties(deviceId).get(SENSORS.name + "/s1/name"), "probe");
 
   const data = nextEvent<IncomingData>((l) => device.onData(l));
-  assert(await server.send(deviceId, SETTINGS.name, "/led/green/enabled", false));
+  assert(await server.setProperty(deviceId, SETTINGS.name, "/led/green/enabled", false));
   assertEquals((await data).value, false);
   assertEquals(device.getProperty(SETTINGS.name, "/led/green/enabled"), false);
 });

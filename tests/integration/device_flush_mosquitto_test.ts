@@ -17,6 +17,7 @@ import type { Store } from "../../src/contracts/store.ts";
 import type { TransportMessage } from "../../src/contracts/transport.ts";
 import { createTestCa, type TestCa } from "../_certs.ts";
 import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../_mosquitto.ts";
+import { listen, type Listened } from "../_listen.ts";
 
 const REALM = "test";
 const DEVICE_ID = "2TBn-jNESuuHamE2Zo1anA";
@@ -50,21 +51,23 @@ const BURST: Interface = parseInterface({
 /** The Astarte side: a privileged client recording every device message. */
 class Observer {
   readonly messages: TransportMessage[] = [];
-  readonly transport: MqttTransport;
+  readonly transport: Listened<MqttTransport>;
   #waiters: (() => void)[] = [];
 
   constructor(ca: TestCa, cert: { certificatePem: string; privateKeyPem: string }, url: string) {
-    this.transport = new MqttTransport({
-      ca: ca.caPem,
-      credentials: () => Promise.resolve({ brokerUrl: url, ...cert }),
-    });
-    this.transport.attach({
-      onMessage: (message) => {
-        this.messages.push(message);
-        for (const wake of this.#waiters.splice(0)) wake();
+    this.transport = listen(
+      new MqttTransport({
+        ca: ca.caPem,
+        credentials: () => Promise.resolve({ brokerUrl: url, ...cert }),
+      }),
+      {
+        onMessage: (message) => {
+          this.messages.push(message);
+          for (const wake of this.#waiters.splice(0)) wake();
+        },
+        onConnectionLost: () => {},
       },
-      onConnectionLost: () => {},
-    });
+    );
   }
 
   async start(): Promise<void> {

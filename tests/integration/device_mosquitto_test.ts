@@ -16,6 +16,7 @@ import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../_mosqui
 import { ALL, GPS, MESSAGES, nextEvent, SENSORS, SETTINGS, VALUES } from "../device/_fixtures.ts";
 import type { IncomingData } from "../../src/device.ts";
 import type { ConnectedInfo } from "../../src/types.ts";
+import { listen, type Listened } from "../_listen.ts";
 
 const REALM = "test";
 const DEVICE_ID = "2TBn-jNESuuHamE2Zo1anA";
@@ -27,21 +28,23 @@ if (ignore) console.warn("mosquitto is not installed: skipping the Device-on-mos
 /** The Astarte side: a privileged MQTT client that records every device message. */
 class Observer {
   readonly messages: TransportMessage[] = [];
-  readonly transport: MqttTransport;
+  readonly transport: Listened<MqttTransport>;
   #waiters: (() => void)[] = [];
 
   constructor(ca: TestCa, certificatePem: string, privateKeyPem: string, url: () => string) {
-    this.transport = new MqttTransport({
-      ca: ca.caPem,
-      credentials: () => Promise.resolve({ brokerUrl: url(), certificatePem, privateKeyPem }),
-    });
-    this.transport.attach({
-      onMessage: (message) => {
-        this.messages.push(message);
-        for (const wake of this.#waiters.splice(0)) wake();
+    this.transport = listen(
+      new MqttTransport({
+        ca: ca.caPem,
+        credentials: () => Promise.resolve({ brokerUrl: url(), certificatePem, privateKeyPem }),
+      }),
+      {
+        onMessage: (message) => {
+          this.messages.push(message);
+          for (const wake of this.#waiters.splice(0)) wake();
+        },
+        onConnectionLost: () => {},
       },
-      onConnectionLost: () => {},
-    });
+    );
   }
 
   async start(): Promise<void> {

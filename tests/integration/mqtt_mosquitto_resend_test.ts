@@ -10,6 +10,7 @@ import { decodeOutgoingPacket } from "../../plugins/mqtt/_outgoing_store.ts";
 import { createTestCa, type TestCa } from "../_certs.ts";
 import { OutgoingDisk, type OutgoingHooks, type OutgoingView } from "../_fake_outgoing.ts";
 import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../_mosquitto.ts";
+import { listen, type Listened } from "../_listen.ts";
 
 const REALM = "test";
 const DEVICE = "2TBn-jNESuuHamE2Zo1anA";
@@ -20,7 +21,10 @@ const MARKER = `${BASE}/org.example.Stored/marker`;
 const ignore = MOSQUITTO_PATH === undefined;
 
 interface Rig {
-  transport(identity: string, onMessage?: (m: TransportMessage) => void): Promise<MqttTransport>;
+  transport(
+    identity: string,
+    onMessage?: (m: TransportMessage) => void,
+  ): Promise<Listened<MqttTransport>>;
 }
 
 async function withMosquitto(fn: (rig: Rig) => Promise<void>): Promise<void> {
@@ -33,12 +37,12 @@ async function withMosquitto(fn: (rig: Rig) => Promise<void>): Promise<void> {
     aclDeviceIds: [BASE],
     adminIdentities: [SERVER],
   });
-  const transports: MqttTransport[] = [];
+  const transports: Listened<MqttTransport>[] = [];
   try {
     await fn({
       async transport(identity, onMessage) {
         const pair = await ca.issueClient(identity);
-        const transport = new MqttTransport({
+        const mqtt = new MqttTransport({
           ca: ca.caPem,
           credentials: () =>
             Promise.resolve({
@@ -47,7 +51,7 @@ async function withMosquitto(fn: (rig: Rig) => Promise<void>): Promise<void> {
               privateKeyPem: pair.privateKeyPem,
             }),
         });
-        transport.attach({ onMessage: (m) => onMessage?.(m), onConnectionLost() {} });
+        const transport = listen(mqtt, { onMessage: (m) => onMessage?.(m), onConnectionLost() {} });
         transports.push(transport);
         return transport;
       },

@@ -4,6 +4,7 @@ import type { TransportMessage } from "../../src/contracts/transport.ts";
 import { MqttTransport } from "../../plugins/mqtt/mod.ts";
 import { createTestCa, type TestCa } from "../_certs.ts";
 import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../_mosquitto.ts";
+import { listen, type Listened } from "../_listen.ts";
 
 const REALM = "test";
 const DEVICE = "2TBn-jNESuuHamE2Zo1anA";
@@ -15,7 +16,7 @@ const ignore = MOSQUITTO_PATH === undefined;
 if (ignore) console.warn("mosquitto is not installed: skipping the Mosquitto integration tests");
 
 interface Peer {
-  transport: MqttTransport;
+  transport: Listened<MqttTransport>;
   messages: TransportMessage[];
   lost: AstarteError[];
   nextMessage(): Promise<TransportMessage>;
@@ -23,7 +24,7 @@ interface Peer {
 
 async function peer(ca: TestCa, broker: MosquittoBroker, identity: string): Promise<Peer> {
   const pair = await ca.issueClient(identity);
-  const transport = new MqttTransport({
+  const mqtt = new MqttTransport({
     ca: ca.caPem,
     credentials: () =>
       Promise.resolve({
@@ -35,7 +36,7 @@ async function peer(ca: TestCa, broker: MosquittoBroker, identity: string): Prom
   const messages: TransportMessage[] = [];
   const lost: AstarteError[] = [];
   let waiter: (() => void) | undefined;
-  transport.attach({
+  const transport = listen(mqtt, {
     onMessage(message) {
       messages.push(message);
       waiter?.();
@@ -85,13 +86,13 @@ Deno.test({
       const device = await peer(ca, broker, BASE);
       const connect = (cleanSession: boolean) =>
         device.transport.connect({ realm: REALM, deviceId: DEVICE, cleanSession });
-      assertEquals(await connect(true), { sessionPresent: false });
+      assertEquals((await connect(true)).sessionPresent, false);
       await device.transport.disconnect();
-      assertEquals(await connect(false), { sessionPresent: false });
+      assertEquals((await connect(false)).sessionPresent, false);
       await device.transport.disconnect();
-      assertEquals(await connect(false), { sessionPresent: true });
+      assertEquals((await connect(false)).sessionPresent, true);
       await device.transport.disconnect();
-      assertEquals(await connect(true), { sessionPresent: false });
+      assertEquals((await connect(true)).sessionPresent, false);
       await device.transport.disconnect();
       assertEquals(device.lost, []);
     });

@@ -39,10 +39,15 @@ async function attempt(
     credentials: () => Promise.resolve({ brokerUrl, ...credentials }),
     ...options,
   });
-  transport.attach({ onMessage() {}, onConnectionLost() {} });
   try {
     return await assertRejects(
-      () => transport.connect({ realm: REALM, deviceId: DEVICE_ID, cleanSession: true }),
+      () =>
+        transport.connect({
+          realm: REALM,
+          deviceId: DEVICE_ID,
+          cleanSession: true,
+          onMessage() {},
+        }),
       MqttConnectError,
     );
   } finally {

@@ -113,7 +113,7 @@ Deno.test("FileStore and SqliteStore keep the broker URL and certificate across 
   await using r = await rig();
   const dir = await Deno.makeTempDir({ prefix: "pairing-reconnect-" });
   try {
-    const opens: [string, () => Promise<Store>][] = [
+    const opens: [string, () => Promise<FileStore | SqliteStore>][] = [
       ["FileStore", () => FileStore.open(`${dir}/file`)],
       ["SqliteStore", () => SqliteStore.open(`${dir}/device.db`)],
     ];

@@ -142,7 +142,7 @@ Deno.test("Device restarted on the same FileStore delivers the property changes 
     assertEquals(after, ["/b/value:delivered", "/c/value:delivered"]);
 
     // Run 4: nothing changed. The acknowledged unset is not repeated; the full handshake
-    // republishes the set values (spec 10.3 step 5) and the same purge list.
+    // republishes the set values (protocol reference §10.3 step 5) and the same purge list.
     const fourth = await start();
     await fourth.device.connect();
     const again = describe(sinceLastHandshake(server.received(deviceId)));

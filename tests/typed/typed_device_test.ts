@@ -205,9 +205,9 @@ Deno.test("typed onData() passes on only the typed interfaces' data, with its en
   const settingsData = collect<Seen>((l) => settings.onData(l), 2);
 
   astarte.send(deviceId, Commands.name, "/general/text", "hello");
-  astarte.send(deviceId, Settings.name, "/led/3/enabled", true);
-  astarte.send(deviceId, Status.name, "/pump", { code: 7 });
-  astarte.unset(deviceId, Settings.name, "/led/3/enabled");
+  astarte.setProperty(deviceId, Settings.name, "/led/3/enabled", true);
+  astarte.sendAggregate(deviceId, Status.name, "/pump", { code: 7 });
+  astarte.unsetProperty(deviceId, Settings.name, "/led/3/enabled");
   astarte.send(deviceId, Commands.name, "/stats/counter", 5);
 
   assertEquals((await all).length, 5);
@@ -236,7 +236,7 @@ Deno.test("typed incoming() subscribes at the call, filters, and ends on return(
   const commands = typedDevice(device, Commands);
   const iterator = commands.incoming();
   // Sent before the first next(): still delivered, because the view subscribed at the call.
-  astarte.send(deviceId, Settings.name, "/rate", 5);
+  astarte.setProperty(deviceId, Settings.name, "/rate", 5);
   astarte.send(deviceId, Commands.name, "/a/text", "first");
   astarte.send(deviceId, Commands.name, "/b/payload", new Uint8Array([1]));
   const first = await iterator.next();
@@ -258,8 +258,8 @@ Deno.test("typed incoming() subscribes at the call, filters, and ends on return(
       if (seen.length === 2) controller.abort();
     }
   })();
-  astarte.send(deviceId, Settings.name, "/rate", 6);
-  astarte.send(deviceId, Status.name, "/u", { code: 1, message: "ok" });
+  astarte.setProperty(deviceId, Settings.name, "/rate", 6);
+  astarte.sendAggregate(deviceId, Status.name, "/u", { code: 1, message: "ok" });
   await loop;
   assertEquals(seen, [`${Settings.name} /rate`, `${Status.name} /u`]);
 });
