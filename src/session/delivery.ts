@@ -75,6 +75,9 @@ export class Delivery {
     try {
       await this.#publishSample(pending);
       this.#ctx.delivered++;
+      // An acknowledgement made room in the transport: samples it refused meanwhile (queue
+      // full, connection up) go now rather than at the next send or connection.
+      if (retention.pending) this.flush();
       return "delivered";
     } catch {
       // Not acknowledged before the connection dropped: retained per its mapping (protocol reference §7.2),
@@ -128,19 +131,29 @@ export class Delivery {
    * once `disconnect()` was called: {@link Delivery.drain} takes over.
    */
   flush(): void {
-    const w = this.#ctx.wiring;
-    if (!w.retention.pending || this.#ctx.closing) return;
-    this.#replay().catch((error) => w.report(this.#replayFailure(error)));
+    if (!this.#ctx.wiring.retention.pending || this.#ctx.closing) return;
+    this.#flushing ??= this.#replayWhile(() => this.#open()).finally(() => {
+      this.#flushing = undefined;
+    });
   }
+  #flushing: Promise<void> | undefined;
 
   /**
    * Replays the retention queues (up to the hold set by `disconnect()`) until they are empty
    * or a replay makes no progress (connection lost, only held samples left). Never rejects:
    * failures end up in onError.
    */
-  async drain(): Promise<void> {
+  drain(): Promise<void> {
+    return this.#replayWhile(() => canPublish(this.#ctx));
+  }
+
+  /**
+   * Replays while `allowed()` and each replay makes progress: a replay stops at the first
+   * refused publish, and the acknowledgements of the rest of its batch may have made room.
+   */
+  async #replayWhile(allowed: () => boolean): Promise<void> {
     const { retention } = this.#ctx.wiring;
-    while (retention.pending && canPublish(this.#ctx)) {
+    while (retention.pending && allowed()) {
       const before = retention.progress;
       try {
         await this.#replay();

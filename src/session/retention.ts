@@ -6,6 +6,7 @@
  * @module
  */
 import { AstarteError } from "../errors.ts";
+import { DropTally } from "./events.ts";
 import type { Mapping } from "../interface/interface.ts";
 import type { RetainedSample } from "../contracts/store.ts";
 import type { CompleteStore } from "../contracts/complete_store.ts";
@@ -36,6 +37,9 @@ const REPLAY_BATCH = 64;
 export class RetentionQueues {
   readonly #options: RetentionOptions;
   readonly #volatile: PendingSample[] = [];
+  /** Samples evicted from the full volatile queue, reported as counts per offline episode. */
+  readonly #overflow: DropTally;
+  #lastEvicted: PendingSample | undefined;
   #storedCount = 0;
   #replaying: Promise<void> | undefined;
   /** Stored samples whose persisted packet the transport re-sends (from a previous run). */
@@ -49,6 +53,17 @@ export class RetentionQueues {
 
   /** @param options store, capacity, clock and error sink */
   constructor(options: RetentionOptions) {
+    this.#overflow = new DropTally(
+      options.volatileCapacity,
+      (count, first) =>
+        this.#reportDropped(
+          count,
+          first
+            ? "volatile queue full, oldest dropped (further drops are reported as counts)"
+            : "volatile queue full, oldest dropped",
+          first ? this.#lastEvicted : undefined,
+        ),
+    );
     this.#options = options;
   }
 
@@ -166,14 +181,16 @@ export class RetentionQueues {
     this.#volatile.length = 0;
     this.#volatile.push(...live);
     if (this.#volatile.length < before) this.#reportDropped(before - live.length, "expired");
-    while (this.#volatile.length > this.#options.volatileCapacity) {
-      const dropped = this.#volatile.shift() as PendingSample;
-      this.#reportDropped(1, "volatile queue full, oldest dropped", dropped);
+    const excess = this.#volatile.length - this.#options.volatileCapacity;
+    if (excess > 0) {
+      this.#lastEvicted = this.#volatile.splice(0, excess).at(-1);
+      this.#overflow.drop(excess);
+      this.#lastEvicted = undefined;
     }
   }
 
   #reportDropped(count: number, why: string, sample?: PendingSample): void {
-    const what = sample ? ` "${sample.interfaceName}${sample.path}"` : "";
+    const what = sample ? ` (the latest "${sample.interfaceName}${sample.path}")` : "";
     this.#options.report(
       new AstarteError("sample-dropped", `Dropped ${count} queued sample(s)${what}: ${why}`),
     );
@@ -201,6 +218,8 @@ export class RetentionQueues {
   }
 
   async #replay(publish: PublishSample): Promise<void> {
+    // Back online: the overflow episode is over; report the drops not reported yet.
+    this.#overflow.settle();
     const store = this.#options.store;
     while (this.pending) {
       // Samples the transport re-sends itself (handed off) are not replayed again.

@@ -4,7 +4,9 @@
  * Time is an injected manual clock.
  */
 import { assert, assertEquals, assertStrictEquals, assertStringIncludes } from "@std/assert";
-import type { AstarteError } from "../../src/errors.ts";
+import { AstarteError } from "../../src/errors.ts";
+import type { Transport } from "../../src/contracts/transport.ts";
+import { FakeAstarte } from "../../testing/fake_astarte.ts";
 import { MemoryStore } from "../../src/memory_store.ts";
 import {
   ALL,
@@ -14,6 +16,7 @@ import {
   goOffline,
   ManualClock,
   nextError,
+  REALM,
   RETENTION,
   setup,
 } from "./_fixtures.ts";
@@ -96,22 +99,25 @@ Deno.test("Device drops expired queued samples unsent and reports them", async (
   assertStringIncludes(dropped[0]?.message ?? "", "expired");
 });
 
-Deno.test("Device drops the oldest volatile sample when the queue is full and reports it", async () => {
+Deno.test("Device drops the oldest volatile samples when the queue is full and reports counts", async () => {
   const { astarte, device } = setup({ interfaces: IFACES, volatileCapacity: 2 });
   await using _ = device;
   const errors = collect<AstarteError>((l) => device.onError(l));
   await device.connect();
   await goOffline(astarte, device, { dropSession: true });
-  for (const value of [1, 2, 3]) {
+  for (const value of [1, 2, 3, 4, 5, 6, 7]) {
     assertEquals((await device.send(RETENTION.name, "/volatile", value)).status, "queued");
   }
+  // Five samples dropped: the first drop is reported at once, naming the sample, the others
+  // as counts (one report per `volatileCapacity` drops), not one report each.
   const dropped = errors.filter((e) => e.code === "sample-dropped");
-  assertEquals(dropped.length, 1);
+  assertEquals(dropped.map((e) => Number(/Dropped (\d+)/.exec(e.message)?.[1])), [1, 2, 2]);
   assertStringIncludes(dropped[0]?.message ?? "", `${RETENTION.name}/volatile`);
 
   await comeBack(astarte, device);
-  await astarte.waitFor(DEVICE_ID, (m) => m.value === 3);
-  assertEquals(astarte.data(DEVICE_ID, RETENTION.name).map((m) => m.value), [2, 3]);
+  await astarte.waitFor(DEVICE_ID, (m) => m.value === 7);
+  assertEquals(astarte.data(DEVICE_ID, RETENTION.name).map((m) => m.value), [6, 7]);
+  assertEquals(errors.filter((e) => e.code === "sample-dropped").length, 3);
 });
 
 Deno.test("Device delivers stored samples queued before a restart sharing the same store", async () => {
@@ -130,4 +136,54 @@ Deno.test("Device delivers stored samples queued before a restart sharing the sa
   assert(first.astarte.received(DEVICE_ID).length === 0);
   await store.close();
   assertStrictEquals(device.state, "connected");
+});
+
+Deno.test("Device re-sends samples a full transport queue refused once acknowledgements make room", async () => {
+  const astarte = new FakeAstarte({ interfaces: REALM });
+  const inner = astarte.transport(DEVICE_ID);
+  // A transport whose publish queue holds two messages: the rest are refused at once, as the
+  // MQTT transport does past `maxQueuedPublishes`, while the connection stays up.
+  let waiting = 0;
+  let refused = 0;
+  const transport: Transport = {
+    name: "bounded",
+    connect: (options) => inner.connect(options),
+    subscribe: (topics) => inner.subscribe(topics),
+    unsubscribe: (topics) => inner.unsubscribe(topics),
+    disconnect: (options) => inner.disconnect(options),
+    [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
+    async publish(topic, payload, qos) {
+      if (!topic.includes(RETENTION.name)) return await inner.publish(topic, payload, qos);
+      if (waiting >= 2) {
+        refused++;
+        throw new AstarteError("transport-failed", "publish queue full");
+      }
+      waiting++;
+      try {
+        await inner.publish(topic, payload, qos);
+      } finally {
+        waiting--;
+      }
+    },
+  };
+  const { device } = setup({ interfaces: IFACES, transport });
+  await using _ = device;
+  await device.connect();
+  const statuses = await Promise.all(
+    [1, 2, 3, 4, 5, 6, 7, 8].map((value) => device.send(RETENTION.name, "/volatile", value)),
+  );
+  assert(refused > 0, "the transport refused some publishes");
+  assert(statuses.some((r) => r.status === "queued"), "refused samples were queued");
+  // Nothing else is sent and the connection never drops: the acknowledgements alone must
+  // bring the queued samples out (bounded wait, so a regression fails instead of hanging).
+  await Promise.race([
+    astarte.waitFor(DEVICE_ID, (m) => m.path === "/volatile" && m.value === 8),
+    new Promise((_, reject) =>
+      AbortSignal.timeout(5_000).addEventListener("abort", () => reject(new Error("stuck")))
+    ),
+  ]);
+  assertEquals(
+    astarte.data(DEVICE_ID, RETENTION.name).map((m) => m.value),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
 });
