@@ -5,26 +5,12 @@
  * @module
  */
 import type { AstarteObject, AstarteValue, Mapping } from "../mod.ts";
+import { type AstarteScalarType, ITEM_TYPE } from "../src/codec/values.ts";
 import { UsageError } from "./_args.ts";
 
-type Scalar =
-  | "double"
-  | "integer"
-  | "boolean"
-  | "longinteger"
-  | "string"
-  | "binaryblob"
-  | "datetime";
-
-const ARRAY_ITEM: Readonly<Record<string, Scalar>> = {
-  doublearray: "double",
-  integerarray: "integer",
-  booleanarray: "boolean",
-  longintegerarray: "longinteger",
-  stringarray: "string",
-  binaryblobarray: "binaryblob",
-  datetimearray: "datetime",
-};
+type Scalar = AstarteScalarType;
+/** Item type of each array type (the one table in the core). */
+const ARRAY_ITEM: Readonly<Partial<Record<string, Scalar>>> = ITEM_TYPE;
 
 /** How each type is written on the command line, for help texts and errors. */
 export const VALUE_SYNTAX: string = [

@@ -7,6 +7,7 @@
 import type { AstarteError } from "../errors.ts";
 import { MemoryStore } from "../memory_store.ts";
 import {
+  CAPABILITY_METHODS,
   type FullStore,
   type OutgoingRecord,
   type Store,
@@ -40,19 +41,6 @@ export interface CompleteStoreOptions {
   /** Receives the in-memory queue's drop reports. */
   readonly report: (error: AstarteError) => void;
 }
-
-const METHODS = {
-  introspection: ["loadSyncedIntrospection", "saveSyncedIntrospection"],
-  samples: [
-    "appendSample",
-    "listSamples",
-    "removeSamples",
-    "removeInterfaceSamples",
-    "countSamples",
-  ],
-  outgoing: ["putOutgoing", "removeOutgoing", "listOutgoing"],
-  credentials: ["loadCredentials", "saveCredentials"],
-} as const;
 
 /**
  * The store with its missing capabilities served from memory.
@@ -90,7 +78,7 @@ export function completeStore(store: Store, options: CompleteStoreOptions): Comp
     },
     capabilities,
   };
-  for (const [capability, methods] of Object.entries(METHODS)) {
+  for (const [capability, methods] of Object.entries(CAPABILITY_METHODS)) {
     const target = capabilities.has(capability as StoreCapability)
       ? store as unknown as Record<string, (...args: unknown[]) => unknown>
       : undefined;

@@ -238,7 +238,8 @@ export type FullStore =
   & OutgoingPacketStore
   & CredentialStore;
 
-const CAPABILITIES = {
+/** The methods of each capability (used to detect capabilities and to fill missing ones). */
+export const CAPABILITY_METHODS: Readonly<Record<StoreCapability, readonly string[]>> = {
   introspection: ["loadSyncedIntrospection", "saveSyncedIntrospection"],
   samples: [
     "appendSample",
@@ -249,7 +250,7 @@ const CAPABILITIES = {
   ],
   outgoing: ["putOutgoing", "removeOutgoing", "listOutgoing"],
   credentials: ["loadCredentials", "saveCredentials"],
-} as const;
+};
 
 /** Names of the optional capabilities of a {@link Store}. */
 export type StoreCapability = "introspection" | "samples" | "outgoing" | "credentials";
@@ -273,7 +274,7 @@ export type StoreCapability = "introspection" | "samples" | "outgoing" | "creden
  */
 export function storeCapabilities(store: Store): Set<StoreCapability> {
   const found = new Set<StoreCapability>();
-  for (const [capability, methods] of Object.entries(CAPABILITIES)) {
+  for (const [capability, methods] of Object.entries(CAPABILITY_METHODS)) {
     const present = methods.filter((m) =>
       typeof (store as unknown as Record<string, unknown>)[m] === "function"
     );
@@ -296,7 +297,7 @@ export function storeCapabilities(store: Store): Set<StoreCapability> {
 }
 
 function has(store: Store, capability: StoreCapability): boolean {
-  return CAPABILITIES[capability].every((m) =>
+  return CAPABILITY_METHODS[capability].every((m) =>
     typeof (store as unknown as Record<string, unknown>)[m] === "function"
   );
 }
