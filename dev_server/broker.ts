@@ -119,8 +119,19 @@ export interface DevBroker extends AsyncDisposable {
 // stored subscriptions of a session without real subscriptions (see patchSessionPresent).
 const SESSION_MARKER = "$astarte-dev/session";
 const SEQ = Symbol("astarte-dev-seq");
+// A broker id that no aedes instance has: it tags the PUBRELs of the persistent outgoing queue
+// (see patchPubrelStore).
+const PUBREL_BROKER_ID = "$astarte-dev/pubrel";
 
 type SequencedPacket = PublishPacket & { [SEQ]?: number };
+
+/** A packet of a persistent session's outgoing queue, as aedes' memory persistence sees it. */
+interface OutgoingPacket {
+  readonly cmd: string;
+  readonly messageId?: number;
+  readonly brokerId?: string;
+  readonly brokerCounter?: number;
+}
 
 /** The parts of aedes and its memory persistence that its typings do not declare. */
 interface AedesInternals {
@@ -131,6 +142,7 @@ interface AedesInternals {
     cleanSubscriptions(client: { id: string }): Promise<void>;
     outgoingStream(client: { id: string }): AsyncIterable<unknown>;
     outgoingClearMessageId(client: { id: string }, packet: unknown): Promise<unknown>;
+    outgoingUpdate(client: { id: string }, packet: OutgoingPacket): Promise<unknown>;
     cleanIncoming?(client: { id: string }): Promise<void>;
     destroy(): Promise<void>;
   };
@@ -175,12 +187,12 @@ function drainOnRead(socket: tls.TLSSocket): void {
 }
 
 /**
- * The one patch of aedes internals. aedes reports session present = 1 only when the stored
- * session holds subscriptions; MQTT 3.1.1 (and VerneMQ, Astarte's broker) report any kept
- * session, and devices decide whether to run a full handshake from that flag. So the memory
- * persistence's `subscriptionsByClient` is wrapped: a session known to exist (`sessions`) without
- * subscriptions is given a marker subscription, which `authorizeSubscribe` then refuses to
- * activate. aedes exposes no option or hook for this.
+ * One of two patches of aedes internals (the other is {@link patchPubrelStore}). aedes reports
+ * session present = 1 only when the stored session holds subscriptions; MQTT 3.1.1 (and VerneMQ,
+ * Astarte's broker) report any kept session, and devices decide whether to run a full handshake
+ * from that flag. So the memory persistence's `subscriptionsByClient` is wrapped: a session known
+ * to exist (`sessions`) without subscriptions is given a marker subscription, which
+ * `authorizeSubscribe` then refuses to activate. aedes exposes no option or hook for this.
  */
 function patchSessionPresent(internals: AedesInternals, sessions: ReadonlySet<string>): void {
   const persistence = internals.persistence;
@@ -191,6 +203,34 @@ function patchSessionPresent(internals: AedesInternals, sessions: ReadonlySet<st
       return [{ topic: SESSION_MARKER, qos: 0 }];
     }
     return subs;
+  };
+}
+
+/**
+ * Works around an aedes bug (1.2.0 with aedes-persistence 11.0.0; reproduction:
+ * `bench/e2e/repro/aedes_pubrel_alias.ts`). On a PUBREC of a persistent session, aedes stores a
+ * PUBREL without `brokerId`/`brokerCounter` through `outgoingUpdate` and then writes that same
+ * object. The memory persistence treats a stored packet with the same `brokerId` and
+ * `brokerCounter` as the one being updated, and every such PUBREL has `undefined` for both, so the
+ * PUBREL of a second in-flight QoS 2 message overwrites the packet id of the first one's stored
+ * PUBREL. When the device's two PUBRECs are parsed in one read (a device that batches its writes),
+ * that object is not written yet: the broker sends PUBREL for the second id twice, the first
+ * message is never released to the device, and no side reports an error. Even with the PUBRECs in
+ * separate reads, the second PUBLISH stays queued and is re-sent as a duplicate at the next
+ * reconnection. Storing a copy tagged with a broker id no broker has and the packet id as counter
+ * keeps every PUBREL distinct, and leaves the object aedes writes untouched. The PUBRELs re-sent on
+ * reconnection keep the tag (aedes copies both fields), so they still match their entry.
+ */
+function patchPubrelStore(internals: AedesInternals): void {
+  const persistence = internals.persistence;
+  const original = persistence.outgoingUpdate.bind(persistence);
+  persistence.outgoingUpdate = (client, packet) => {
+    if (packet.cmd !== "pubrel" || packet.brokerId !== undefined) return original(client, packet);
+    return original(client, {
+      ...packet,
+      brokerId: PUBREL_BROKER_ID,
+      brokerCounter: packet.messageId,
+    });
   };
 }
 
@@ -520,6 +560,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<DevBroke
   const aedes = await createAedes(hooks, sequencer, report);
   watchConnections(aedes, hooks, sessions, report);
   patchSessionPresent(aedes as unknown as AedesInternals, sessions);
+  patchPubrelStore(aedes as unknown as AedesInternals);
   const listener = await listenTls(options, aedes, sequencer, report);
   return new AedesBroker(aedes, listener, sessions, options.hostname ?? "127.0.0.1");
 }
