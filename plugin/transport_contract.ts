@@ -105,6 +105,136 @@ class Inbox {
   }
 }
 
+/** What a step needs besides its fixture: the identity and timeout of the suite. */
+interface TransportSuite {
+  readonly realm: string;
+  readonly deviceId: string;
+  /** `<realm>/<deviceId>`, the base of the device's topics. */
+  readonly base: string;
+  /** Timeout of one awaited event. */
+  readonly ms: number;
+}
+
+/** One step: its title (the step name) and what it checks. */
+interface TransportStep {
+  readonly title: string;
+  readonly fn: (suite: TransportSuite, fixture: TransportFixture) => Promise<void>;
+}
+
+/** A payload for the publish steps (opaque to the transport). */
+const PAYLOAD = new Uint8Array([5, 0, 0, 0, 0]);
+
+function connect(
+  suite: TransportSuite,
+  transport: Transport,
+  inbox: Inbox,
+  cleanSession = true,
+): Promise<TransportConnectResult> {
+  const { realm, deviceId } = suite;
+  return within(
+    transport.connect({ realm, deviceId, cleanSession, onMessage: inbox.push }),
+    suite.ms,
+    "connect()",
+  );
+}
+
+/** Connecting and publishing. */
+const CONNECTION_STEPS: readonly TransportStep[] = [{
+  title: "publish before connect() rejects with an AstarteError",
+  fn: async ({ base }, { transport }) => {
+    await rejectsWithAstarteError(() => transport.publish(base, PAYLOAD, 1), "publish");
+  },
+}, {
+  title: "connect() resolves with sessionPresent false for a clean session, and closed",
+  fn: async (suite, { transport }) => {
+    const result = await connect(suite, transport, new Inbox());
+    strictEqual(result.sessionPresent, false);
+    ok(result.closed instanceof Promise, "closed must be a promise");
+  },
+}, {
+  title: "publish() resolves at QoS 0, 1 and 2, in call order",
+  fn: async (suite, { transport }) => {
+    await connect(suite, transport, new Inbox());
+    const sent = ([0, 1, 2] as const).map((qos) =>
+      transport.publish(`${suite.base}/org.example.Values/v${qos}`, PAYLOAD, qos)
+    );
+    await within(Promise.all(sent), suite.ms, "publish() acknowledgements");
+  },
+}];
+
+/** Subscriptions and incoming messages. */
+const RECEIVE_STEPS: readonly TransportStep[] = [{
+  title: "subscribe() then a server message reaches the connection's onMessage",
+  fn: async (suite, f) => {
+    const { base, ms } = suite;
+    const inbox = new Inbox();
+    await connect(suite, f.transport, inbox);
+    await within(f.transport.subscribe([`${base}/#`]), ms, "subscribe()");
+    const topic = `${base}/org.example.Settings/led`;
+    await f.serverSend(topic, Uint8Array.of(1, 2, 3), 2);
+    const message = await inbox.next(ms);
+    strictEqual(message.topic, topic);
+    deepStrictEqual(Uint8Array.from(message.payload), Uint8Array.of(1, 2, 3));
+    ok([0, 1, 2].includes(message.qos), `qos must be 0, 1 or 2, got ${message.qos}`);
+    await within(f.transport.unsubscribe([`${base}/#`]), ms, "unsubscribe()");
+  },
+}, {
+  title: "messages go to the onMessage of the connection they arrive on",
+  fn: async (suite, f) => {
+    const { base, ms } = suite;
+    const first = new Inbox();
+    const { closed } = await connect(suite, f.transport, first);
+    await within(f.transport.disconnect({ timeoutMs: 1_000 }), ms, "disconnect()");
+    strictEqual(await within(closed, ms, "closed"), undefined);
+    const second = new Inbox();
+    await connect(suite, f.transport, second);
+    await within(f.transport.subscribe([`${base}/#`]), ms, "subscribe()");
+    await f.serverSend(`${base}/org.example.Settings/a`, Uint8Array.of(7), 1);
+    strictEqual((await second.next(ms)).topic, `${base}/org.example.Settings/a`);
+    strictEqual(first.length, 0, "a closed connection's listener got a message");
+  },
+}];
+
+/** Losing and closing the connection. */
+const CLOSE_STEPS: readonly TransportStep[] = [{
+  title: "a dropped connection settles closed with an AstarteError; publish then rejects",
+  fn: async (suite, f) => {
+    const { closed } = await connect(suite, f.transport, new Inbox());
+    await f.dropConnection();
+    const reason = await within(closed, suite.ms, "closed after dropConnection()");
+    ok(reason instanceof AstarteError, `closed settled with ${String(reason)}`);
+    await rejectsWithAstarteError(() => f.transport.publish(suite.base, PAYLOAD, 1), "publish");
+    // The core may connect again after a loss.
+    const again = await connect(suite, f.transport, new Inbox(), false);
+    strictEqual(typeof again.sessionPresent, "boolean");
+  },
+}, {
+  title: "disconnect() settles closed with undefined; publish then rejects",
+  fn: async (suite, { transport }) => {
+    const { base, ms } = suite;
+    const { closed } = await connect(suite, transport, new Inbox());
+    await transport.publish(`${base}/org.example.Values/x`, PAYLOAD, 2);
+    await within(transport.disconnect({ timeoutMs: 1_000 }), ms, "disconnect()");
+    strictEqual(await within(closed, ms, "closed after disconnect()"), undefined);
+    await rejectsWithAstarteError(() => transport.publish(base, PAYLOAD, 0), "publish");
+    // Idempotent.
+    await within(transport.disconnect(), ms, "second disconnect()");
+  },
+}, {
+  title: "[Symbol.asyncDispose]() closes the connection and is idempotent",
+  fn: async (suite, { transport }) => {
+    const { ms } = suite;
+    const { closed } = await connect(suite, transport, new Inbox());
+    await within(transport[Symbol.asyncDispose](), ms, "dispose");
+    strictEqual(await within(closed, ms, "closed after dispose"), undefined);
+    await within(transport[Symbol.asyncDispose](), ms, "second dispose");
+    await rejectsWithAstarteError(() => transport.publish(suite.base, PAYLOAD, 1), "publish");
+  },
+}];
+
+/** Every step, in the order they run. */
+const STEPS: readonly TransportStep[] = [...CONNECTION_STEPS, ...RECEIVE_STEPS, ...CLOSE_STEPS];
+
 /**
  * Registers the `Transport` conformance tests: one `Deno.test` with one step per behaviour
  * (connect and the session-present flag, publish at QoS 0/1/2, subscribe and delivery to the
@@ -135,113 +265,31 @@ export function testTransportContract(
   factory: () => TransportFixture | Promise<TransportFixture>,
   options: TransportContractOptions = {},
 ): void {
-  const name = options.name ?? "Transport";
   const realm = options.realm ?? "test";
   const deviceId = options.deviceId ?? "2TBn-jNESuuHamE2Zo1anA";
-  const ms = options.timeoutMs ?? 10_000;
-  const base = `${realm}/${deviceId}`;
-  const payload = new Uint8Array([5, 0, 0, 0, 0]);
+  const suite: TransportSuite = {
+    realm,
+    deviceId,
+    base: `${realm}/${deviceId}`,
+    ms: options.timeoutMs ?? 10_000,
+  };
 
-  async function withFixture(fn: (f: TransportFixture) => Promise<void>): Promise<void> {
+  async function withFixture(step: TransportStep): Promise<void> {
     const fixture = await factory();
     try {
-      await fn(fixture);
+      await step.fn(suite, fixture);
     } finally {
       await fixture.transport[Symbol.asyncDispose]();
       await fixture.cleanup?.();
     }
   }
 
-  function connect(
-    transport: Transport,
-    inbox: Inbox,
-    cleanSession = true,
-  ): Promise<TransportConnectResult> {
-    return within(
-      transport.connect({ realm, deviceId, cleanSession, onMessage: inbox.push }),
-      ms,
-      "connect()",
-    );
-  }
-
-  const steps: [string, (f: TransportFixture) => Promise<void>][] = [
-    ["publish before connect() rejects with an AstarteError", async ({ transport }) => {
-      await rejectsWithAstarteError(() => transport.publish(base, payload, 1), "publish");
-    }],
-    ["connect() resolves with sessionPresent false for a clean session, and closed", async (
-      { transport },
-    ) => {
-      const result = await connect(transport, new Inbox());
-      strictEqual(result.sessionPresent, false);
-      ok(result.closed instanceof Promise, "closed must be a promise");
-    }],
-    ["publish() resolves at QoS 0, 1 and 2, in call order", async ({ transport }) => {
-      await connect(transport, new Inbox());
-      const sent = ([0, 1, 2] as const).map((qos) =>
-        transport.publish(`${base}/org.example.Values/v${qos}`, payload, qos)
-      );
-      await within(Promise.all(sent), ms, "publish() acknowledgements");
-    }],
-    ["subscribe() then a server message reaches the connection's onMessage", async (f) => {
-      const inbox = new Inbox();
-      await connect(f.transport, inbox);
-      await within(f.transport.subscribe([`${base}/#`]), ms, "subscribe()");
-      const topic = `${base}/org.example.Settings/led`;
-      await f.serverSend(topic, Uint8Array.of(1, 2, 3), 2);
-      const message = await inbox.next(ms);
-      strictEqual(message.topic, topic);
-      deepStrictEqual(Uint8Array.from(message.payload), Uint8Array.of(1, 2, 3));
-      ok([0, 1, 2].includes(message.qos), `qos must be 0, 1 or 2, got ${message.qos}`);
-      await within(f.transport.unsubscribe([`${base}/#`]), ms, "unsubscribe()");
-    }],
-    ["messages go to the onMessage of the connection they arrive on", async (f) => {
-      const first = new Inbox();
-      const { closed } = await connect(f.transport, first);
-      await within(f.transport.disconnect({ timeoutMs: 1_000 }), ms, "disconnect()");
-      strictEqual(await within(closed, ms, "closed"), undefined);
-      const second = new Inbox();
-      await connect(f.transport, second);
-      await within(f.transport.subscribe([`${base}/#`]), ms, "subscribe()");
-      await f.serverSend(`${base}/org.example.Settings/a`, Uint8Array.of(7), 1);
-      strictEqual((await second.next(ms)).topic, `${base}/org.example.Settings/a`);
-      strictEqual(first.length, 0, "a closed connection's listener got a message");
-    }],
-    ["a dropped connection settles closed with an AstarteError; publish then rejects", async (
-      f,
-    ) => {
-      const { closed } = await connect(f.transport, new Inbox());
-      await f.dropConnection();
-      const reason = await within(closed, ms, "closed after dropConnection()");
-      ok(reason instanceof AstarteError, `closed settled with ${String(reason)}`);
-      await rejectsWithAstarteError(() => f.transport.publish(base, payload, 1), "publish");
-      // The core may connect again after a loss.
-      const again = await connect(f.transport, new Inbox(), false);
-      strictEqual(typeof again.sessionPresent, "boolean");
-    }],
-    ["disconnect() settles closed with undefined; publish then rejects", async ({ transport }) => {
-      const { closed } = await connect(transport, new Inbox());
-      await transport.publish(`${base}/org.example.Values/x`, payload, 2);
-      await within(transport.disconnect({ timeoutMs: 1_000 }), ms, "disconnect()");
-      strictEqual(await within(closed, ms, "closed after disconnect()"), undefined);
-      await rejectsWithAstarteError(() => transport.publish(base, payload, 0), "publish");
-      // Idempotent.
-      await within(transport.disconnect(), ms, "second disconnect()");
-    }],
-    ["[Symbol.asyncDispose]() closes the connection and is idempotent", async ({ transport }) => {
-      const { closed } = await connect(transport, new Inbox());
-      await within(transport[Symbol.asyncDispose](), ms, "dispose");
-      strictEqual(await within(closed, ms, "closed after dispose"), undefined);
-      await within(transport[Symbol.asyncDispose](), ms, "second dispose");
-      await rejectsWithAstarteError(() => transport.publish(base, payload, 1), "publish");
-    }],
-  ];
-
   Deno.test({
     ...options.test,
-    name: `${name} conforms to the Transport contract`,
+    name: `${options.name ?? "Transport"} conforms to the Transport contract`,
     fn: async (t) => {
-      for (const [title, run] of steps) {
-        await t.step(title, () => withFixture(run));
+      for (const step of STEPS) {
+        await t.step(step.title, () => withFixture(step));
       }
     },
   });

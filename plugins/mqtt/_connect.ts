@@ -1,7 +1,8 @@
 /**
- * Opening one MQTT connection of {@link MqttTransport}: the broker URL, the TLS socket, the
- * MQTT.js client and its outgoing store, then the wait for CONNACK (and for the re-sent
- * packets), and the classification of a failed attempt. Private to the MQTT plugin.
+ * Opening one MQTT connection of {@link MqttTransport}: the TLS socket, the MQTT.js client and
+ * its outgoing store, then the wait for CONNACK (and for the re-sent packets), and the
+ * classification of a failed attempt. The broker URL is parsed by `_broker_url.ts`. Private to
+ * the MQTT plugin.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import {
 import { AstarteError } from "../../src/errors.ts";
 import type { QoS } from "../../src/interface/interface.ts";
 import type { TransportConnectOptions, TransportMessage } from "../../src/contracts/transport.ts";
+import type { BrokerAddress } from "./_broker_url.ts";
 import type { MqttCredentials } from "./mqtt_credentials.ts";
 import { MqttConnectError } from "./mqtt_connect_error.ts";
 import type { MqttTransportOptions } from "./mqtt_transport_options.ts";
@@ -29,43 +31,6 @@ import { coalesceWrites, transportCoalescing } from "./_write_coalescer.ts";
 
 /** Packets that answer one of ours (what MQTT.js reschedules its keep-alive on). */
 const ACKNOWLEDGEMENTS = new Set(["puback", "pubrec", "pubrel", "pubcomp", "suback", "unsuback"]);
-
-/** Where a broker URL points. */
-export interface BrokerAddress {
-  readonly secure: boolean;
-  readonly host: string;
-  readonly port: number;
-}
-
-/**
- * Parses a broker URL (`mqtts`/`ssl` for TLS, `mqtt`/`tcp` for plain TCP).
- *
- * @param url the broker URL of the credentials
- * @returns TLS flag, host (IPv6 without brackets) and port (default 8883 or 1883)
- * @throws {AstarteError} `transport-failed` for an unparsable URL, another scheme or no host
- */
-export function parseBrokerUrl(url: string): BrokerAddress {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (cause) {
-    throw new AstarteError("transport-failed", `Invalid broker URL "${url}"`, { cause });
-  }
-  const scheme = parsed.protocol.replace(/:$/, "");
-  const secure = scheme === "mqtts" || scheme === "ssl";
-  if (!secure && scheme !== "mqtt" && scheme !== "tcp") {
-    throw new AstarteError(
-      "transport-failed",
-      `Invalid broker URL "${url}": scheme must be mqtts, ssl, mqtt or tcp`,
-    );
-  }
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-  if (host === "") {
-    throw new AstarteError("transport-failed", `Invalid broker URL "${url}": no host`);
-  }
-  const port = parsed.port === "" ? (secure ? 8883 : 1883) : Number(parsed.port);
-  return { secure, host, port };
-}
 
 /** What {@link openSession} needs besides the session. */
 export interface OpenSessionOptions {
@@ -113,8 +78,7 @@ export function openSession(
   options: OpenSessionOptions,
   hooks: SessionHooks,
 ): Promise<{ readonly sessionPresent: boolean }> {
-  const { address, credentials, connect, signal } = options;
-  const clientId = `${connect.realm}/${connect.deviceId}`;
+  const { credentials, signal } = options;
   const logger = options.transport.logger;
 
   return new Promise<{ readonly sessionPresent: boolean }>((resolve, reject) => {
@@ -129,72 +93,11 @@ export function openSession(
     const onAbort = (): void => fail(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
 
-    const streamBuilder = (): net.Socket => {
-      const { secure, host, port } = address;
-      const socket = secure
-        ? tls.connect(tlsOptions(address, credentials, options.transport))
-        : net.connect({
-          host,
-          port,
-        });
-      session.socket = socket;
-      // Oversized packets from the broker close the connection before MQTT.js buffers them.
-      guardInboundPackets(session, socket, options.settings.maxIncomingPacketBytes);
-      // One socket write per event-loop turn, not one per packet chunk (_write_coalescer.ts).
-      if (transportCoalescing.enabled) coalesceWrites(socket, transportCoalescing.options);
-      socket.on("error", (error: Error) => session.error ??= error);
-      if (secure) socket.once("secureConnect", () => session.secureConnected = true);
-      socket.once("close", () => session.markClosed());
-      return socket;
-    };
-
-    const store = new OutgoingStore({
-      persistence: connect.outgoing,
-      initial: options.initial,
-      onPublishFailed: (messageId, tag) => {
-        // The PUBLISH was never written: withdraw it; its callback rejects with tag.error.
-        tag.error = new AstarteError(
-          "store-failed",
-          `Cannot persist an outgoing packet: ${errorText(tag.error)}`,
-          { cause: tag.error },
-        );
-        session.client?.removeOutgoingMessage(messageId);
-      },
-      onFatal: (error) => {
-        // A PUBREL that could not be persisted must not be written (a crash would then
-        // re-send the PUBLISH after the broker released it); end the connection instead.
-        session.error ??= new AstarteError(
-          "store-failed",
-          `Cannot persist an outgoing packet: ${errorText(error)}`,
-          { cause: error },
-        );
-        session.socket?.destroy();
-      },
-    });
+    const store = outgoingStore(session, options.connect, options.initial);
     session.store = store;
-
-    // A fresh options object per connection: MQTT.js mutates the one it is given.
-    const clientOptions: IClientOptions = {
-      protocolVersion: 4,
-      protocolId: "MQTT",
-      clientId,
-      clean: connect.cleanSession,
-      keepalive: options.settings.keepAlive,
-      connectTimeout: options.settings.connectTimeoutMs,
-      reconnectPeriod: 0,
-      resubscribe: false,
-      queueQoSZero: false,
-      outgoingStore: store as unknown as IStore,
-      messageIdProvider: new UniqueMessageIdProvider(),
-      // By default MQTT.js replaces its keep-alive interval timer on every PUBACK/PUBREC/PUBCOMP;
-      // the "packetreceive" listener below does the same at most once a second.
-      reschedulePings: false,
-      // MQTT.js logs through `debug` several times per packet; the transport's logger suffices.
-      log: () => {},
-    };
     let client: MqttClient;
     try {
-      client = new MqttClient(streamBuilder, clientOptions);
+      client = new MqttClient(streamBuilder(session, options), clientOptions(options, store));
     } catch (error) {
       fail(
         new MqttConnectError(`Cannot connect to ${credentials.brokerUrl}: ${errorText(error)}`, {
@@ -205,27 +108,8 @@ export function openSession(
       return;
     }
     session.client = client;
+    listenToClient(client, session, options, hooks);
 
-    client.on("error", (error: Error) => {
-      session.error ??= error;
-      logger?.debug("MQTT client error", error);
-    });
-    let rescheduledAt = 0;
-    client.on("packetreceive", (packet) => {
-      // MQTT.js emits "connect" only after re-sending the stored packets.
-      if (packet.cmd === "connack" && (packet.returnCode ?? 0) === 0) {
-        session.connackReceived = true;
-      }
-      // An acknowledgement proves the link is alive: restart the keep-alive period, as MQTT.js
-      // does with `reschedulePings`, but without a new timer per packet.
-      if (ACKNOWLEDGEMENTS.has(packet.cmd)) {
-        const now = performance.now();
-        if (now - rescheduledAt >= 1_000) {
-          rescheduledAt = now;
-          client.reschedulePing(true);
-        }
-      }
-    });
     client.on("connect", (connack) => {
       session.connackReceived = true;
       if (settled) return;
@@ -237,13 +121,6 @@ export function openSession(
       });
       resolve({ sessionPresent: connack.sessionPresent === true });
     });
-    client.on("message", (topic: string, payload: Buffer, packet: IPublishPacket) => {
-      try {
-        hooks.message({ topic, payload: new Uint8Array(payload), qos: packet.qos as QoS });
-      } catch (error) {
-        logger?.warn("Transport listener onMessage threw", error);
-      }
-    });
     client.on("close", () => {
       if (!settled) {
         const timeoutMs = options.settings.connectTimeoutMs;
@@ -254,6 +131,117 @@ export function openSession(
         hooks.closed();
       }
     });
+  });
+}
+
+/** The socket factory MQTT.js calls: TLS or TCP, guarded, coalesced, tracked in `session`. */
+function streamBuilder(session: Session, options: OpenSessionOptions): () => net.Socket {
+  const { address, credentials } = options;
+  return (): net.Socket => {
+    const { secure, host, port } = address;
+    const socket = secure
+      ? tls.connect(tlsOptions(address, credentials, options.transport))
+      : net.connect({ host, port });
+    session.socket = socket;
+    // Oversized packets from the broker close the connection before MQTT.js buffers them.
+    guardInboundPackets(session, socket, options.settings.maxIncomingPacketBytes);
+    // One socket write per event-loop turn, not one per packet chunk (_write_coalescer.ts).
+    if (transportCoalescing.enabled) coalesceWrites(socket, transportCoalescing.options);
+    socket.on("error", (error: Error) => session.error ??= error);
+    if (secure) socket.once("secureConnect", () => session.secureConnected = true);
+    socket.once("close", () => session.markClosed());
+    return socket;
+  };
+}
+
+/** The MQTT.js outgoing store of one connection, persisting through `connect.outgoing`. */
+function outgoingStore(
+  session: Session,
+  connect: TransportConnectOptions,
+  initial: readonly CarriedPacket[],
+): OutgoingStore {
+  return new OutgoingStore({
+    persistence: connect.outgoing,
+    initial,
+    onPublishFailed: (messageId, tag) => {
+      // The PUBLISH was never written: withdraw it; its callback rejects with tag.error.
+      tag.error = new AstarteError(
+        "store-failed",
+        `Cannot persist an outgoing packet: ${errorText(tag.error)}`,
+        { cause: tag.error },
+      );
+      session.client?.removeOutgoingMessage(messageId);
+    },
+    onFatal: (error) => {
+      // A PUBREL that could not be persisted must not be written (a crash would then
+      // re-send the PUBLISH after the broker released it); end the connection instead.
+      session.error ??= new AstarteError(
+        "store-failed",
+        `Cannot persist an outgoing packet: ${errorText(error)}`,
+        { cause: error },
+      );
+      session.socket?.destroy();
+    },
+  });
+}
+
+/** A fresh MQTT.js options object: MQTT.js mutates the one it is given. */
+function clientOptions(options: OpenSessionOptions, store: OutgoingStore): IClientOptions {
+  const { connect, settings } = options;
+  return {
+    protocolVersion: 4,
+    protocolId: "MQTT",
+    clientId: `${connect.realm}/${connect.deviceId}`,
+    clean: connect.cleanSession,
+    keepalive: settings.keepAlive,
+    connectTimeout: settings.connectTimeoutMs,
+    reconnectPeriod: 0,
+    resubscribe: false,
+    queueQoSZero: false,
+    outgoingStore: store as unknown as IStore,
+    messageIdProvider: new UniqueMessageIdProvider(),
+    // By default MQTT.js replaces its keep-alive interval timer on every PUBACK/PUBREC/PUBCOMP;
+    // the "packetreceive" listener of listenToClient() does the same at most once a second.
+    reschedulePings: false,
+    // MQTT.js logs through `debug` several times per packet; the transport's logger suffices.
+    log: () => {},
+  };
+}
+
+/** Client errors, CONNACK tracking, keep-alive rescheduling and message delivery. */
+function listenToClient(
+  client: MqttClient,
+  session: Session,
+  options: OpenSessionOptions,
+  hooks: SessionHooks,
+): void {
+  const logger = options.transport.logger;
+  client.on("error", (error: Error) => {
+    session.error ??= error;
+    logger?.debug("MQTT client error", error);
+  });
+  let rescheduledAt = 0;
+  client.on("packetreceive", (packet) => {
+    // MQTT.js emits "connect" only after re-sending the stored packets.
+    if (packet.cmd === "connack" && (packet.returnCode ?? 0) === 0) {
+      session.connackReceived = true;
+    }
+    // An acknowledgement proves the link is alive: restart the keep-alive period, as MQTT.js
+    // does with `reschedulePings`, but without a new timer per packet.
+    if (ACKNOWLEDGEMENTS.has(packet.cmd)) {
+      const now = performance.now();
+      if (now - rescheduledAt >= 1_000) {
+        rescheduledAt = now;
+        client.reschedulePing(true);
+      }
+    }
+  });
+  client.on("message", (topic: string, payload: Buffer, packet: IPublishPacket) => {
+    try {
+      hooks.message({ topic, payload: new Uint8Array(payload), qos: packet.qos as QoS });
+    } catch (error) {
+      logger?.warn("Transport listener onMessage threw", error);
+    }
   });
 }
 

@@ -20,7 +20,8 @@ import type {
 } from "../../src/contracts/transport.ts";
 import type { MqttCredentials } from "./mqtt_credentials.ts";
 import type { MqttTransportOptions } from "./mqtt_transport_options.ts";
-import { openSession, parseBrokerUrl } from "./_connect.ts";
+import { parseBrokerUrl } from "./_broker_url.ts";
+import { openSession } from "./_connect.ts";
 import { connectionLost } from "./_errors.ts";
 import { fetchCredentials } from "./_fetch_credentials.ts";
 import { InflightWindow, type PendingPublish } from "./_inflight.ts";

@@ -40,67 +40,164 @@ const BROKER_REFRESH_INTERVAL_MS = 60_000;
  * and `mqtt.allowInsecurePairing` is not set, or is not a valid URL
  */
 export function lazyMqttTransport(options: DeviceOptions, store: Store): Transport {
-  // Pairing uses the store's credentials capability, or keeps them in memory without it.
-  const mqtt = options.mqtt ?? {};
   // Fail at construction rather than at the first connect, before any secret is sent.
   if (options.pairingUrl !== undefined) {
-    checkPairingUrl(options.pairingUrl, mqtt.allowInsecurePairing === true);
+    checkPairingUrl(options.pairingUrl, options.mqtt?.allowInsecurePairing === true);
   }
-  const now = options.now ?? Date.now;
-  const random = options.random ?? Math.random;
-  let inner: Transport | undefined;
-  let keeper: CredentialsKeeper | undefined;
-  let connected = false;
-  let refreshBroker = false;
-  let lastBrokerRefresh = -Infinity;
-  let renewalTimer: ReturnType<typeof setTimeout> | undefined;
-  let renewalAbort: AbortController | undefined;
-  let renewalRun: Promise<void> | undefined;
-  /** When the certificate of the current connection is due for renewal. */
-  let renewAt: number | undefined;
+  return new PairingMqttTransport(options, store);
+}
 
-  const notConnected = () => Promise.reject(new AstarteError("transport-failed", "Not connected"));
+/**
+ * The background certificate renewal of one connected transport: a timer set to the renewal
+ * point, the renewal in progress, and its retry after a failure.
+ */
+class BackgroundRenewal {
+  readonly #renew: (signal: AbortSignal) => Promise<number | undefined>;
+  readonly #active: () => boolean;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #abort: AbortController | undefined;
+  #run: Promise<void> | undefined;
 
-  const scheduleRenewal = (at: number): void => {
-    clearTimeout(renewalTimer);
-    renewalTimer = setTimeout(() => {
-      renewalTimer = undefined;
-      if (!connected) return;
-      if (now() < at) {
-        scheduleRenewal(at);
-        return;
-      }
-      const abort = new AbortController();
-      renewalAbort = abort;
-      renewalRun = keeper!.renewIfDue(abort.signal).then(
-        (next) => {
-          if (connected && next !== undefined) scheduleRenewal(next);
-        },
-        () => {
-          // Pairing failed: try again later; the next connection also retries (and reports a
-          // permanent failure through connect()).
-          if (connected && !abort.signal.aborted) {
-            scheduleRenewal(now() + RENEWAL_RETRY_MS * (0.5 + random()));
-          }
-        },
-      ).finally(() => {
-        if (renewalAbort === abort) {
-          renewalAbort = undefined;
-          renewalRun = undefined;
+  /**
+   * @param renew renews the certificate if due; resolves with the next renewal point
+   * @param active whether renewal is still wanted (the transport is connected)
+   * @param now clock in ms
+   * @param random in [0, 1), spreads the retries
+   */
+  constructor(
+    renew: (signal: AbortSignal) => Promise<number | undefined>,
+    active: () => boolean,
+    now: () => number,
+    random: () => number,
+  ) {
+    this.#renew = renew;
+    this.#active = active;
+    this.#now = now;
+    this.#random = random;
+  }
+
+  /** Renews at `at` (ms since the epoch); replaces a timer already set. */
+  schedule(at: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#active()) return;
+      // Long waits are split into timers of at most MAX_TIMER_MS.
+      if (this.#now() < at) this.schedule(at);
+      else this.#start();
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - this.#now())));
+  }
+
+  /** Stops the timer; `abort` cancels a renewal in progress, else it may finish. */
+  async stop(abort: boolean): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (abort) this.#abort?.abort(new AstarteError("aborted", "Device disconnected"));
+    await this.#run;
+  }
+
+  #start(): void {
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#run = this.#renew(abort.signal).then(
+      (next) => {
+        if (this.#active() && next !== undefined) this.schedule(next);
+      },
+      () => {
+        // Pairing failed: try again later; the next connection also retries (and reports a
+        // permanent failure through connect()).
+        if (this.#active() && !abort.signal.aborted) {
+          this.schedule(this.#now() + RENEWAL_RETRY_MS * (0.5 + this.#random()));
         }
-      });
-    }, Math.min(MAX_TIMER_MS, Math.max(0, at - now())));
-  };
+      },
+    ).finally(() => {
+      if (this.#abort === abort) {
+        this.#abort = undefined;
+        this.#run = undefined;
+      }
+    });
+  }
+}
 
-  /** Stops background renewal; `abort` cancels a renewal in progress, else it may finish. */
-  const stopRenewal = async (abort: boolean): Promise<void> => {
-    clearTimeout(renewalTimer);
-    renewalTimer = undefined;
-    if (abort) renewalAbort?.abort(new AstarteError("aborted", "Device disconnected"));
-    await renewalRun;
-  };
+/** The transport {@link lazyMqttTransport} returns. */
+class PairingMqttTransport implements Transport {
+  readonly name = "mqtt";
+  readonly #options: DeviceOptions;
+  readonly #store: Store;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #renewal: BackgroundRenewal;
+  #inner: Transport | undefined;
+  #keeper: CredentialsKeeper | undefined;
+  #connected = false;
+  #refreshBroker = false;
+  #lastBrokerRefresh = -Infinity;
+  /** When the certificate of the current connection is due for renewal. */
+  #renewAt: number | undefined;
 
-  const create = async (): Promise<Transport> => {
+  constructor(options: DeviceOptions, store: Store) {
+    this.#options = options;
+    this.#store = store;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#renewal = new BackgroundRenewal(
+      (signal) => this.#keeper!.renewIfDue(signal),
+      () => this.#connected,
+      this.#now,
+      this.#random,
+    );
+  }
+
+  async connect(connect: TransportConnectOptions): Promise<TransportConnectResult> {
+    this.#inner ??= await this.#create();
+    this.#connected = false;
+    // A background renewal in progress finishes first: its certificate is the one to use.
+    await this.#renewal.stop(false);
+    this.#renewAt = undefined;
+    try {
+      const result = await this.#inner.connect(connect);
+      this.#connected = true;
+      if (this.#renewAt !== undefined) this.#renewal.schedule(this.#renewAt);
+      return result;
+    } catch (error) {
+      // The broker could not be reached: its URL may have changed. Ask Pairing for it on
+      // the next attempt (best effort, at most once a minute).
+      if ((error as { brokerUnreachable?: unknown })?.brokerUnreachable === true) {
+        if (this.#now() - this.#lastBrokerRefresh >= BROKER_REFRESH_INTERVAL_MS) {
+          this.#refreshBroker = true;
+          this.#lastBrokerRefresh = this.#now();
+        }
+      }
+      throw error;
+    }
+  }
+
+  publish(topic: string, payload: Uint8Array, qos: QoS, options?: PublishOptions): Promise<void> {
+    return this.#inner ? this.#inner.publish(topic, payload, qos, options) : notConnected();
+  }
+
+  subscribe(topics: readonly string[]): Promise<void> {
+    return this.#inner ? this.#inner.subscribe(topics) : notConnected();
+  }
+
+  unsubscribe(topics: readonly string[]): Promise<void> {
+    return this.#inner ? this.#inner.unsubscribe(topics) : notConnected();
+  }
+
+  async disconnect(options?: { readonly timeoutMs?: number }): Promise<void> {
+    this.#connected = false;
+    await this.#renewal.stop(true);
+    if (this.#inner) await this.#inner.disconnect(options);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.disconnect();
+  }
+
+  async #create(): Promise<Transport> {
+    const options = this.#options;
     const { credentialsSecret, pairingUrl } = options;
     if (!credentialsSecret || !pairingUrl) {
       throw new TypeError(
@@ -112,12 +209,14 @@ export function lazyMqttTransport(options: DeviceOptions, store: Store): Transpo
       import("./mod.ts"),
       import("./pairing/credentials.ts"),
     ]);
-    const credentials = new CredentialsKeeper({
+    const mqtt = options.mqtt ?? {};
+    // Pairing uses the store's credentials capability, or keeps them in memory without it.
+    const keeper = new CredentialsKeeper({
       realm: options.realm,
       deviceId: options.deviceId,
       credentialsSecret,
       pairingUrl,
-      store,
+      store: this.#store,
       ca: mqtt.ca,
       allowInsecurePairing: mqtt.allowInsecurePairing,
       timeoutMs: mqtt.pairingTimeoutMs,
@@ -125,72 +224,27 @@ export function lazyMqttTransport(options: DeviceOptions, store: Store): Transpo
       // One request per connection attempt: the session's back-off spaces the retries, and
       // each failure reaches onError at once, with its URL (within connect()'s timeout).
       retry: { maxAttempts: 1 },
-      now,
-      random,
+      now: this.#now,
+      random: this.#random,
     });
-    keeper = credentials;
+    this.#keeper = keeper;
     return new MqttTransport({
       // Reuses the cached certificate; after a TLS or CONNACK auth failure the transport asks
       // for renewal: verify with Pairing and replace the certificate when invalid.
       credentials: async ({ signal, renew }) => {
-        const refreshBrokerUrl = refreshBroker;
-        refreshBroker = false;
-        const kept = await credentials.obtain({ signal, renew, refreshBrokerUrl });
-        renewAt = kept.renewAt;
+        const refreshBrokerUrl = this.#refreshBroker;
+        this.#refreshBroker = false;
+        const kept = await keeper.obtain({ signal, renew, refreshBrokerUrl });
+        this.#renewAt = kept.renewAt;
         return kept;
       },
       ca: mqtt.ca,
       insecureSkipVerify: mqtt.insecureSkipVerify,
       keepAliveSeconds: mqtt.keepAliveSeconds,
     });
-  };
+  }
+}
 
-  return {
-    name: "mqtt",
-    async connect(connect: TransportConnectOptions): Promise<TransportConnectResult> {
-      inner ??= await create();
-      connected = false;
-      // A background renewal in progress finishes first: its certificate is the one to use.
-      await stopRenewal(false);
-      renewAt = undefined;
-      try {
-        const result = await inner.connect(connect);
-        connected = true;
-        if (renewAt !== undefined) scheduleRenewal(renewAt);
-        return result;
-      } catch (error) {
-        // The broker could not be reached: its URL may have changed. Ask Pairing for it on
-        // the next attempt (best effort, at most once a minute).
-        if ((error as { brokerUnreachable?: unknown })?.brokerUnreachable === true) {
-          if (now() - lastBrokerRefresh >= BROKER_REFRESH_INTERVAL_MS) {
-            refreshBroker = true;
-            lastBrokerRefresh = now();
-          }
-        }
-        throw error;
-      }
-    },
-    publish(
-      topic: string,
-      payload: Uint8Array,
-      qos: QoS,
-      publishOptions?: PublishOptions,
-    ): Promise<void> {
-      return inner ? inner.publish(topic, payload, qos, publishOptions) : notConnected();
-    },
-    subscribe(topics: readonly string[]): Promise<void> {
-      return inner ? inner.subscribe(topics) : notConnected();
-    },
-    unsubscribe(topics: readonly string[]): Promise<void> {
-      return inner ? inner.unsubscribe(topics) : notConnected();
-    },
-    async disconnect(opts?: { readonly timeoutMs?: number }): Promise<void> {
-      connected = false;
-      await stopRenewal(true);
-      if (inner) await inner.disconnect(opts);
-    },
-    [Symbol.asyncDispose](): Promise<void> {
-      return this.disconnect();
-    },
-  };
+function notConnected(): Promise<never> {
+  return Promise.reject(new AstarteError("transport-failed", "Not connected"));
 }

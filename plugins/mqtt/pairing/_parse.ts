@@ -1,48 +1,10 @@
 /**
  * Private helpers of `pairing_client.ts`: reading Pairing API responses (success bodies, error
- * bodies, broker URLs, timestamps).
+ * bodies, timestamps). Broker URLs are parsed by the MQTT plugin's `_broker_url.ts`.
  *
  * @module
  */
-import type { BrokerAddress } from "./pairing_client.ts";
 import { PairingError, type PairingErrorKind } from "./pairing_error.ts";
-
-/**
- * Parses the `broker_url` of the device info response. Accepts the `mqtts` and `ssl` schemes,
- * with or without a trailing `/`; the port is mandatory (as in the reference SDKs).
- *
- * @param text the URL as sent by Pairing, e.g. `mqtts://broker.example.com:8883/`
- * @returns host, port and the normalised `mqtts://host:port` URL
- * @throws {TypeError} when the URL is unparsable, has another scheme, or lacks a port
- *
- * @example
- * ```ts
- * import { parseBrokerUrl } from "./pairing_client.ts";
- * const broker = parseBrokerUrl("ssl://broker.example.com:8883/");
- * console.assert(broker.url === "mqtts://broker.example.com:8883" && broker.port === 8883);
- * ```
- */
-export function parseBrokerUrl(text: string): BrokerAddress {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new TypeError(`Invalid broker URL ${JSON.stringify(text)}: not a URL`);
-  }
-  const scheme = url.protocol.slice(0, -1).toLowerCase();
-  if (scheme !== "mqtts" && scheme !== "ssl") {
-    throw new TypeError(
-      `Invalid broker URL ${JSON.stringify(text)}: scheme "${scheme}" is not mqtts or ssl`,
-    );
-  }
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  if (host === "") throw new TypeError(`Invalid broker URL ${JSON.stringify(text)}: no host`);
-  const port = Number(url.port);
-  if (url.port === "" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TypeError(`Invalid broker URL ${JSON.stringify(text)}: missing or invalid port`);
-  }
-  return { url: `mqtts://${url.host}`, host, port };
-}
 
 /**
  * Parses a timestamp of the verify response. The server renders `YYYY-MM-DD HH:MM:SS.mmmZ`

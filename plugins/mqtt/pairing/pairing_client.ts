@@ -7,11 +7,13 @@
 import { assertDeviceId, assertRealmName } from "../../../src/device_id.ts";
 import { CERTIFICATE_PEM_LABEL, CSR_PEM_LABEL, isSinglePemBlock } from "./certificate.ts";
 import { PairingError } from "./pairing_error.ts";
-import { isRecord, type PairingEndpoint, parseBrokerUrl, parsePairingTimestamp } from "./_parse.ts";
+import { type BrokerAddress, parseBrokerUrl } from "../_broker_url.ts";
+import { isRecord, type PairingEndpoint, parsePairingTimestamp } from "./_parse.ts";
 import { abortableSleep, sendWithRetry } from "./_request.ts";
 
 export { PairingError, type PairingErrorKind, type PairingErrorOptions } from "./pairing_error.ts";
-export { parseBrokerUrl, parsePairingTimestamp } from "./_parse.ts";
+export type { BrokerAddress } from "../_broker_url.ts";
+export { parsePairingTimestamp } from "./_parse.ts";
 
 /**
  * Retry policy for retryable failures (408, 425, 429, 5xx, network, timeouts).
@@ -128,16 +130,6 @@ export interface RegisterDeviceRequestOptions extends PairingRequestOptions {
   readonly initialIntrospection?: InitialIntrospection;
 }
 
-/** Where the MQTT broker is. */
-export interface BrokerAddress {
-  /** Normalised URL, always TLS: `mqtts://<host>:<port>`. */
-  readonly url: string;
-  /** Host name or IP address (IPv6 without brackets). */
-  readonly host: string;
-  /** TCP port. */
-  readonly port: number;
-}
-
 /** Result of {@link PairingClient.deviceInfo}. */
 export interface DeviceInfo {
   /** Pairing service version. */
@@ -146,8 +138,8 @@ export interface DeviceInfo {
   readonly status: string;
   /** Normalised broker URL, `mqtts://<host>:<port>`. */
   readonly brokerUrl: string;
-  /** Broker host and port. */
-  readonly broker: BrokerAddress;
+  /** Broker host and port (always TLS, so without the `secure` flag). */
+  readonly broker: Omit<BrokerAddress, "secure">;
 }
 
 /** Result of {@link PairingClient.verifyCertificate}. */
@@ -380,9 +372,14 @@ export class PairingClient implements Disposable {
         "missing data.protocols.astarte_mqtt_v1.broker_url",
       );
     }
-    let broker: BrokerAddress;
+    let broker: Omit<BrokerAddress, "secure">;
     try {
-      broker = parseBrokerUrl(mqtt.broker_url);
+      // Pairing announces TLS brokers with an explicit port (as the reference SDKs require).
+      const { url, host, port } = parseBrokerUrl(mqtt.broker_url, {
+        tlsOnly: true,
+        portRequired: true,
+      });
+      broker = { url, host, port };
     } catch (err) {
       const url = this.#url(["devices", this.#deviceId]).href;
       throw new PairingError(

@@ -11,7 +11,6 @@ import {
   PairingClient,
   type PairingClientOptions,
   PairingError,
-  parseBrokerUrl,
   parsePairingTimestamp,
 } from "./pairing_client.ts";
 import { generateKeyAndCsr } from "./certificate.ts";
@@ -466,13 +465,6 @@ Deno.test("PairingClient's default sleep clears its timer when aborted", async (
   const err = await assertRejects(() => c.deviceInfo({ signal: controller.signal }));
   assertInstanceOf(err, DOMException);
   assertEquals(err.name, "AbortError");
-});
-
-Deno.test("parseBrokerUrl() normalises to mqtts://host:port", () => {
-  assertEquals(parseBrokerUrl("ssl://h:1/"), { url: "mqtts://h:1", host: "h", port: 1 });
-  assertThrows(() => parseBrokerUrl("mqtts://h"), TypeError, "port");
-  assertThrows(() => parseBrokerUrl("mqtts://h:99999"), TypeError);
-  assertThrows(() => parseBrokerUrl("http://h:80"), TypeError, "scheme");
 });
 
 Deno.test("parsePairingTimestamp() accepts Pairing strings, ISO strings and integer ms", () => {
