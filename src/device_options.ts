@@ -123,17 +123,30 @@ export function setDefaultTransport(factory: DefaultTransportFactory): void {
 }
 
 /**
- * The transport of a device created without `transport`.
- *
- * @throws {TypeError} when no default transport was installed (the core was imported without
- * the root entry)
+ * The transport of a device created without `transport`. When no default was installed (the
+ * core imported without the root entry), a device can still be created and buffer data
+ * offline; its `connect()` rejects at once (a permanent error) saying to pass a transport.
  */
 export function defaultTransport(options: DeviceOptions, store: Store): Transport {
-  if (defaultTransportFactory === undefined) {
-    throw new TypeError(
-      "No transport: pass `transport` (e.g. a MemoryTransport or an MqttTransport), or import " +
-        "Device from the SDK's root entry, which connects over MQTT with Pairing by default",
-    );
-  }
-  return defaultTransportFactory(options, store);
+  return defaultTransportFactory?.(options, store) ?? NO_TRANSPORT;
 }
+
+const noTransport = (): Promise<never> =>
+  Promise.reject(
+    new TypeError(
+      "Cannot connect: no transport. Pass `transport` (e.g. a MemoryTransport or an " +
+        "MqttTransport), or import Device from the SDK's root entry, which connects over MQTT " +
+        "with Pairing by default",
+    ),
+  );
+
+/** Stands in for a missing default transport: every call rejects, nothing is held. */
+const NO_TRANSPORT: Transport = {
+  name: "none",
+  connect: noTransport,
+  publish: noTransport,
+  subscribe: noTransport,
+  unsubscribe: noTransport,
+  disconnect: () => Promise.resolve(),
+  [Symbol.asyncDispose]: () => Promise.resolve(),
+};
