@@ -7,13 +7,16 @@
  * 0), send-to-acknowledged latency (PUBACK at QoS 1), peak RSS.
  *
  * Run: `deno task bench:fleet --devices 1000` (options: `--devices 100 --rate 1 --duration 60
- * --concurrency 64 --json FILE`). Raises its own file-descriptor limit (`prlimit`) before it
- * starts mosquitto (unlimited `max_connections`).
+ * --concurrency 64 --json FILE --mem-log --heap-prof FILE`): `--mem-log` prints the heap and RSS
+ * every second of the load and after a full GC, `--heap-prof` writes V8's sampling heap profile of
+ * the load, keeping the objects that left the young generation. Raises its own file-descriptor
+ * limit (`prlimit`) before it starts mosquitto (unlimited `max_connections`).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
+import { Session } from "node:inspector";
 import { Device } from "../../src/device.ts";
 import { generateRandomDeviceId } from "../../src/device_id.ts";
 import { MqttTransport } from "../../plugins/mqtt/mod.ts";
@@ -29,6 +32,8 @@ const { values: args } = parseArgs({
     duration: { type: "string", default: "60" },
     concurrency: { type: "string", default: "64" },
     json: { type: "string" },
+    "mem-log": { type: "boolean", default: false },
+    "heap-prof": { type: "string" },
   },
 });
 const D = Number(args.devices);
@@ -184,6 +189,23 @@ let rejected = 0;
 let issued = 0;
 let peakRss = connectedRss;
 let peakBrokerRss = rig.brokerPid ? procRssMb(rig.brokerPid) : NaN;
+// `--heap-prof FILE`: V8's sampling heap profile of the load, keeping the objects that survived
+// the young generation (promoted) even when a full GC collected them later: what makes the old
+// generation grow.
+const inspector = args["heap-prof"] ? new Session() : undefined;
+const inspect = (method: string, params: object = {}) =>
+  new Promise<unknown>((resolve, reject) =>
+    inspector!.post(method, params, (error, result) => error ? reject(error) : resolve(result))
+  );
+if (inspector) {
+  inspector.connect();
+  await inspect("HeapProfiler.enable");
+  await inspect("HeapProfiler.startSampling", {
+    samplingInterval: 16_384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: false,
+  });
+}
 const cpu0 = process.cpuUsage();
 const brokerCpu0 = rig.brokerPid ? procCpuSeconds(rig.brokerPid) : NaN;
 const loadStart = performance.now();
@@ -194,8 +216,24 @@ const settle = () => {
   if (acknowledged + notDelivered + rejected === total) allSettled();
 };
 const timestamp = new Date();
+const timeline: {
+  s: number;
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+}[] = [];
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, mb(Deno.memoryUsage().rss));
+  const m = Deno.memoryUsage();
+  peakRss = Math.max(peakRss, mb(m.rss));
+  timeline.push({
+    s: Math.round((performance.now() - loadStart) / 1000),
+    rss: Math.round(mb(m.rss)),
+    heapTotal: Math.round(mb(m.heapTotal)),
+    heapUsed: Math.round(mb(m.heapUsed)),
+    external: Math.round(mb(m.external)),
+  });
+  if (args["mem-log"]) console.log(`  mem ${JSON.stringify(timeline.at(-1))}`);
   if (rig.brokerPid) peakBrokerRss = Math.max(peakBrokerRss, procRssMb(rig.brokerPid));
 }, 1_000);
 await new Promise<void>((resolve) => {
@@ -231,6 +269,24 @@ clearTimeout(waitTimer);
 const loadSeconds = (performance.now() - loadStart) / 1000;
 clearInterval(sampler);
 const cpu = process.cpuUsage(cpu0);
+if (inspector) {
+  const { profile } = await inspect("HeapProfiler.stopSampling") as { profile: unknown };
+  await Deno.writeTextFile(args["heap-prof"]!, JSON.stringify(profile));
+  inspector.disconnect();
+}
+const loadedRss = mb(Deno.memoryUsage().rss);
+/** After a full collection: what the load left behind (garbage not yet collected vs retained). */
+const afterGcRss = rssMb();
+const afterGcMem = Deno.memoryUsage();
+if (args["mem-log"]) {
+  console.log(
+    `  after load: RSS ${loadedRss.toFixed(0)} MB; after a full GC: RSS ${
+      afterGcRss.toFixed(0)
+    } MB, heap used ${mb(afterGcMem.heapUsed).toFixed(0)} of ${
+      mb(afterGcMem.heapTotal).toFixed(0)
+    } MB, external ${mb(afterGcMem.external).toFixed(0)} MB`,
+  );
+}
 const cpuPerSampleUs = (cpu.user + cpu.system) / total;
 const cpuCorePercent = (cpu.user + cpu.system) / 1e4 / loadSeconds;
 const brokerCpuPerSampleUs = rig.brokerPid

@@ -9,14 +9,9 @@
 import type { Buffer } from "node:buffer";
 import * as net from "node:net";
 import * as tls from "node:tls";
-import {
-  type IClientOptions,
-  type IPublishPacket,
-  type IStore,
-  MqttClient,
-  UniqueMessageIdProvider,
-} from "mqtt";
+import { type IClientOptions, type IPublishPacket, type IStore, MqttClient } from "mqtt";
 import { AstarteError } from "../../src/errors.ts";
+import { MessageIds } from "./_message_ids.ts";
 import type { QoS } from "../../src/interface/interface.ts";
 import type { TransportConnectOptions, TransportMessage } from "../../src/contracts/transport.ts";
 import type { BrokerAddress } from "./_broker_url.ts";
@@ -199,9 +194,11 @@ function clientOptions(options: OpenSessionOptions, store: OutgoingStore): IClie
     resubscribe: false,
     queueQoSZero: false,
     outgoingStore: store as unknown as IStore,
-    messageIdProvider: new UniqueMessageIdProvider(),
+    // Never an id in use, like MQTT.js's UniqueMessageIdProvider, without its per-publish Set churn.
+    messageIdProvider: new MessageIds(),
     // By default MQTT.js replaces its keep-alive interval timer on every PUBACK/PUBREC/PUBCOMP;
-    // the "packetreceive" listener of listenToClient() does the same at most once a second.
+    // the "packetreceive" listener of listenToClient() does the same at most every quarter of
+    // the keep-alive period.
     reschedulePings: false,
     // MQTT.js logs through `debug` several times per packet; the transport's logger suffices.
     log: () => {},
@@ -221,6 +218,11 @@ function listenToClient(
     logger?.debug("MQTT client error", error);
   });
   let rescheduledAt = 0;
+  // MQTT.js's keep-alive timer ticks every half period and pings on its second tick, so a
+  // restart every quarter period keeps a busy link from pinging. A restart is a new timer that
+  // lives until the next restart: in a fleet sending a sample per second per device, restarting
+  // on every acknowledgement made these timers a sixth of the old generation's garbage.
+  const rescheduleEveryMs = options.settings.keepAlive * 250;
   client.on("packetreceive", (packet) => {
     // MQTT.js emits "connect" only after re-sending the stored packets.
     if (packet.cmd === "connack" && (packet.returnCode ?? 0) === 0) {
@@ -230,7 +232,7 @@ function listenToClient(
     // does with `reschedulePings`, but without a new timer per packet.
     if (ACKNOWLEDGEMENTS.has(packet.cmd)) {
       const now = performance.now();
-      if (now - rescheduledAt >= 1_000) {
+      if (now - rescheduledAt >= rescheduleEveryMs) {
         rescheduledAt = now;
         client.reschedulePing(true);
       }

@@ -54,8 +54,12 @@ export class InflightWindow {
   #waiting: PendingPublish[] = [];
   #waitingHead = 0;
   #waitingBytes = 0;
-  #inFlight = new Set<PendingPublish>();
-  #writing = new Set<PendingPublish>();
+  // Arrays, not Sets: a device sending a sample a second adds and removes one entry a second,
+  // and a Set reallocates its table when it empties; that table then outlives the young
+  // generation and fills the old one (see BENCHMARKS.md, fleet). Removal is a short scan: the
+  // window is small and acknowledgements mostly come in order.
+  readonly #inFlight: PendingPublish[] = [];
+  readonly #writing: PendingPublish[] = [];
   #pumping = false;
   #drained: (() => void) | undefined;
 
@@ -79,7 +83,7 @@ export class InflightWindow {
 
   /** Number of QoS 1/2 publishes sent and not yet acknowledged (at most `size`). */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inFlight.length;
   }
 
   /** Number of publishes waiting for a free slot. */
@@ -89,7 +93,7 @@ export class InflightWindow {
 
   /** Number of publishes not settled yet: in flight, being written (QoS 0) or queued. */
   get pending(): number {
-    return this.#inFlight.size + this.#writing.size + this.queued;
+    return this.#inFlight.length + this.#writing.length + this.queued;
   }
 
   /** Payload bytes of the publishes waiting for a free slot. */
@@ -118,6 +122,14 @@ export class InflightWindow {
       );
       return;
     }
+    // Nothing waiting and a free slot: sent at once, without going through the queue.
+    if (
+      queued === 0 && !this.#pumping && (publish.qos === 0 || this.#inFlight.length < this.#size)
+    ) {
+      this.#send(publish);
+      if (this.#drained && this.pending === 0) this.#drained();
+      return;
+    }
     this.#waiting.push(publish);
     this.#waitingBytes += bytes;
     this.#pump();
@@ -138,8 +150,8 @@ export class InflightWindow {
       ...this.#writing,
       ...this.#waiting.slice(this.#waitingHead),
     ];
-    this.#inFlight.clear();
-    this.#writing.clear();
+    this.#inFlight.length = 0;
+    this.#writing.length = 0;
     this.#waiting = [];
     this.#waitingHead = 0;
     this.#waitingBytes = 0;
@@ -156,13 +168,14 @@ export class InflightWindow {
     try {
       while (this.#waitingHead < this.#waiting.length) {
         const next = this.#waiting[this.#waitingHead]!;
-        if (next.qos > 0 && this.#inFlight.size >= this.#size) break;
+        if (next.qos > 0 && this.#inFlight.length >= this.#size) break;
         this.#waitingHead++;
         this.#waitingBytes -= next.payload.length;
         this.#send(next);
       }
       if (this.#waitingHead === this.#waiting.length) {
-        this.#waiting = [];
+        // Only a queue that held something is replaced (each acknowledgement pumps).
+        if (this.#waiting.length > 0) this.#waiting = [];
         this.#waitingHead = 0;
         this.#waitingBytes = 0;
         // The queue emptied: an overflow, if any, is over.
@@ -178,20 +191,29 @@ export class InflightWindow {
   }
 
   #send(p: PendingPublish): void {
-    const set = p.qos > 0 ? this.#inFlight : this.#writing;
-    set.add(p);
+    const list = p.qos > 0 ? this.#inFlight : this.#writing;
+    list.push(p);
     const written = this.#write(p, (error) => {
       // After a loss or a disconnect timeout the promise was already rejected.
-      if (!set.delete(p)) return;
+      if (!remove(list, p)) return;
       if (error) p.reject(error);
       else p.resolve();
       this.#pump();
     });
     if (!written) {
-      set.delete(p);
+      remove(list, p);
       p.reject(
         new AstarteError("transport-failed", `Cannot publish on "${p.topic}": not connected`),
       );
     }
   }
+}
+
+/** Removes `p` from `list` in place, keeping the order; false when it was not there. */
+function remove(list: PendingPublish[], p: PendingPublish): boolean {
+  const index = list.indexOf(p);
+  if (index < 0) return false;
+  for (let i = index + 1; i < list.length; i++) list[i - 1] = list[i]!;
+  list.pop();
+  return true;
 }

@@ -61,8 +61,7 @@ type State = "idle" | "connecting" | "connected" | "disconnecting";
  * (PUBLISH with DUP, or PUBREL) and waits for their acknowledgements before `connect()`
  * resolves, so that on a resumed session the broker de-duplicates them. Other QoS 2 publishes
  * leave a PUBREL record so that their packet ids are released on the broker before being
- * reused (see `_outgoing_store.ts`). Packet ids come from MQTT.js's `UniqueMessageIdProvider`:
- * never one still in use.
+ * reused (see `_outgoing_store.ts`). Packet ids never reuse one still in use (`_message_ids.ts`).
  *
  * @example Connect with credentials from pairing
  * ```ts ignore
