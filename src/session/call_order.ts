@@ -35,7 +35,7 @@ export interface CallOrderInit {
 /** The queue of calls waiting to be handed to the session, run in call order. */
 export class CallOrder {
   readonly #init: CallOrderInit;
-  #turns: Turn[] = [];
+  readonly #turns: Turn[] = [];
   #head = 0;
   #handing = false;
   /** Results of the data calls handed over and not settled yet. */
@@ -110,7 +110,8 @@ export class CallOrder {
         if (gate) await gate.catch(() => {});
       }
     } finally {
-      this.#turns = [];
+      // Emptied in place: a fresh array per batch was per-sample garbage in large fleets.
+      this.#turns.length = 0;
       this.#head = 0;
       this.#handing = false;
     }
