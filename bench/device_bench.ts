@@ -18,7 +18,7 @@ import type { FullStore } from "../src/contracts/store.ts";
 import { FileStore } from "../plugins/file_store/mod.ts";
 import { MemoryStore } from "../src/memory_store.ts";
 import { SqliteStore } from "../plugins/sqlite_store/mod.ts";
-import type { Transport } from "../src/contracts/transport.ts";
+import { nullTransport } from "./_null_transport.ts";
 
 const ID = "ABEiM0RVZneImaq7zN3u_w";
 const STORED = parseInterface({
@@ -76,18 +76,6 @@ for (const [name, store] of Object.entries(stores)) {
     },
   });
 }
-
-/** A transport that acknowledges everything at once: isolates the device's own cost. */
-const nullTransport: Transport = {
-  name: "null",
-  // Never lost: `closed` settles only when the process ends.
-  connect: () => Promise.resolve({ sessionPresent: false, closed: new Promise(() => {}) }),
-  publish: () => Promise.resolve(),
-  subscribe: () => Promise.resolve(),
-  unsubscribe: () => Promise.resolve(),
-  disconnect: () => Promise.resolve(),
-  [Symbol.asyncDispose]: () => Promise.resolve(),
-};
 
 for (const codec of ["ts", "wasm"] as const) {
   const device = new Device({

@@ -8,21 +8,9 @@
  * @module
  */
 import { Device } from "../src/device.ts";
-import type { Transport } from "../src/contracts/transport.ts";
+import { nullTransport } from "./_null_transport.ts";
 import { typedDevice } from "../src/typed/mod.ts";
 import { OrgAstartePlatformGenericsensorsValues as Values } from "../examples/generated/interfaces.ts";
-
-/** A transport that acknowledges everything at once. */
-const nullTransport: Transport = {
-  name: "null",
-  // Never lost: `closed` settles only when the process ends.
-  connect: () => Promise.resolve({ sessionPresent: false, closed: new Promise(() => {}) }),
-  publish: () => Promise.resolve(),
-  subscribe: () => Promise.resolve(),
-  unsubscribe: () => Promise.resolve(),
-  disconnect: () => Promise.resolve(),
-  [Symbol.asyncDispose]: () => Promise.resolve(),
-};
 
 const timestamp = new Date(1_700_000_000_000);
 

@@ -17,6 +17,17 @@ import type { CommandContext } from "./_command.ts";
 import { readTextArgument, reason } from "./_files.ts";
 import { describeError } from "./_io.ts";
 
+/** The `--realm` and `--pairing-url` options (connecting and `register`). */
+export const PAIRING_OPTIONS: OptionSpecs = {
+  realm: { type: "string", short: "r", value: "REALM", help: "Realm name", env: "ASTARTE_REALM" },
+  "pairing-url": {
+    type: "string",
+    value: "URL",
+    help: "Pairing API base URL, e.g. https://api.example.com/pairing",
+    env: "ASTARTE_PAIRING_URL",
+  },
+};
+
 /** Options every command that connects a device accepts. */
 export const CONNECTION_OPTIONS: OptionSpecs = {
   "device-id": {
@@ -26,13 +37,7 @@ export const CONNECTION_OPTIONS: OptionSpecs = {
     help: "Device ID (22 characters)",
     env: "ASTARTE_DEVICE_ID",
   },
-  realm: { type: "string", short: "r", value: "REALM", help: "Realm name", env: "ASTARTE_REALM" },
-  "pairing-url": {
-    type: "string",
-    value: "URL",
-    help: "Pairing API base URL, e.g. https://api.example.com/pairing",
-    env: "ASTARTE_PAIRING_URL",
-  },
+  ...PAIRING_OPTIONS,
   "credentials-secret": {
     type: "string",
     value: "SECRET",

@@ -7,7 +7,7 @@
 import { registerDevice } from "../mod.ts";
 import { CommandFailure, type ParsedValues, UsageError } from "./_args.ts";
 import type { Command } from "./_command.ts";
-import { checkRealm, deviceIdOption } from "./_device.ts";
+import { checkRealm, deviceIdOption, PAIRING_OPTIONS } from "./_device.ts";
 import { readTextArgument, writeSecretFile } from "./_files.ts";
 import { describeError } from "./_io.ts";
 
@@ -48,13 +48,7 @@ export const registerCommand: Command = {
     "registered again until it has connected once; after that Pairing refuses (unregister it " +
     "first).",
   options: {
-    realm: { type: "string", short: "r", value: "REALM", help: "Realm name", env: "ASTARTE_REALM" },
-    "pairing-url": {
-      type: "string",
-      value: "URL",
-      help: "Pairing API base URL, e.g. https://api.example.com/pairing",
-      env: "ASTARTE_PAIRING_URL",
-    },
+    ...PAIRING_OPTIONS,
     ...JWT_OPTIONS,
     "device-id": {
       type: "string",

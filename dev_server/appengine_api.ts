@@ -27,11 +27,12 @@
 import { AstarteError } from "../src/errors.ts";
 import { type Interface, parseInterface } from "../src/interface/interface.ts";
 import type { DatastreamSample, RealmServer } from "../testing/realm_server.ts";
-import type { AstarteObject, AstarteValue } from "../src/codec/values.ts";
 import { isRecord, jsonResponse } from "./_http.ts";
 import { JsonValueError, objectFromJson, valueFromJson, valueToJson } from "./_json_values.ts";
 import { allowedByAPa, bearerToken } from "./_jwt.ts";
 import type { DevDevice } from "./pairing_api.ts";
+// Type-only: dev_server.ts builds the backend from its own handle, so no module cycle at run time.
+import type { DevServer } from "./dev_server.ts";
 
 /** Connection facts about a device, as the broker saw them. */
 export interface DeviceConnectionInfo {
@@ -45,43 +46,26 @@ export interface DeviceConnectionInfo {
   readonly lastSeenIp?: string;
 }
 
-/** What the AppEngine API works on. */
-export interface AppEngineBackend {
-  /** The realm served. */
-  readonly realm: string;
+/**
+ * What the AppEngine API works on: the dev server's own realm, device list and send verbs, plus
+ * the realm server, one-device lookup and JWT check the routes need.
+ */
+export interface AppEngineBackend extends
+  Pick<
+    DevServer,
+    | "realm"
+    | "devices"
+    | "connection"
+    | "send"
+    | "sendAggregate"
+    | "setProperty"
+    | "unsetProperty"
+    | "installInterface"
+  > {
   /** The realm's server semantics and stored data. */
   readonly server: RealmServer;
-  /** Registered devices (the realm's device list). */
-  devices(): DevDevice[];
   /** One registered device. */
   device(deviceId: string): DevDevice | undefined;
-  /** Connection facts of a device. */
-  connection(deviceId: string): DeviceConnectionInfo;
-  /** Sends a value of an individual datastream; resolves with whether the session got it. */
-  send(
-    deviceId: string,
-    interfaceName: string,
-    path: string,
-    value: AstarteValue,
-  ): Promise<boolean>;
-  /** Sends an object of an object-aggregated datastream. */
-  sendAggregate(
-    deviceId: string,
-    interfaceName: string,
-    path: string,
-    value: AstarteObject,
-  ): Promise<boolean>;
-  /** Sets a server-owned property of a device. */
-  setProperty(
-    deviceId: string,
-    interfaceName: string,
-    path: string,
-    value: AstarteValue,
-  ): Promise<boolean>;
-  /** Unsets a server-owned property of a device. */
-  unsetProperty(deviceId: string, interfaceName: string, path: string): Promise<boolean>;
-  /** Installs (or replaces) an interface in the realm. */
-  installInterface(json: unknown): Interface;
   /**
    * Checks a JWT of this realm.
    *

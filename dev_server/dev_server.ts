@@ -437,16 +437,11 @@ interface Parts {
   readonly ca: LocalCa;
 }
 
-type RealmMethods = Omit<RealmControl, "realm">;
+/** The {@link RealmControl} methods, with the dev server's promise-returning signatures. */
+type RealmMethods = Pick<DevServer, Exclude<keyof RealmControl, "realm">>;
 
 /** The {@link RealmControl} methods of a dev server, over its realm server and broker. */
-function realmMethods({ server, broker }: Parts): RealmMethods & {
-  send: DevServer["send"];
-  sendAggregate: DevServer["sendAggregate"];
-  setProperty: DevServer["setProperty"];
-  unsetProperty: DevServer["unsetProperty"];
-  kick: DevServer["kick"];
-} {
+function realmMethods({ server, broker }: Parts): RealmMethods {
   const sendToDevice = async (
     deviceId: string,
     kind: ServerDataKind,

@@ -36,12 +36,25 @@ export interface StartMosquittoOptions {
   readonly adminIdentities?: readonly string[];
   /** Port to listen on (e.g. to restart a broker where devices expect it). @default a free one */
   readonly port?: number;
+  /** mosquitto's `set_tcp_nodelay`. @default mosquitto's own (false) */
+  readonly tcpNoDelay?: boolean;
+  /** mosquitto's `max_connections` (-1 = no limit). @default mosquitto's own */
+  readonly maxConnections?: number;
+  /**
+   * Log one "notice" line per connection and disconnection; a benchmark with thousands of clients
+   * turns it off. @default true
+   */
+  readonly connectionLog?: boolean;
+  /** Called with each broker log line from when it listens until {@link MosquittoBroker.stop}. */
+  readonly onLogLine?: (line: string) => void;
 }
 
 /** A running Mosquitto. */
 export interface MosquittoBroker extends AsyncDisposable {
   /** `mqtts://127.0.0.1:<port>`. */
   readonly url: string;
+  /** Process id of the broker (e.g. to sample its CPU and memory). */
+  readonly pid: number;
   /** Broker log so far (stderr), for failure messages. */
   log(): string;
   /** Stops the broker and removes its files. */
@@ -88,10 +101,12 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
     // Unbounded queues and windows, so a test burst is never dropped by the broker.
     "max_queued_messages 0",
     "max_inflight_messages 0",
+    ...(options.tcpNoDelay === undefined ? [] : [`set_tcp_nodelay ${options.tcpNoDelay}`]),
+    ...(options.maxConnections === undefined ? [] : [`max_connections ${options.maxConnections}`]),
     "log_dest stderr",
     "log_type error",
     "log_type warning",
-    "log_type notice",
+    ...(options.connectionLog === false ? [] : ["log_type notice"]),
     // "information" carries the "running" line that tells the broker listens.
     "log_type information",
     `listener ${port} 127.0.0.1`,
@@ -133,13 +148,26 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
   }).spawn();
 
   let log = "";
+  let isListening = false;
+  let onLogLine: ((line: string) => void) | undefined;
   let sawListening!: () => void;
   const listening = new Promise<void>((resolve) => sawListening = resolve);
   const logDone = (async () => {
     const decoder = new TextDecoder();
     for await (const chunk of child.stderr) {
+      const start = log.length;
       log += decoder.decode(chunk, { stream: true });
-      if (/running/.test(log)) sawListening();
+      if (onLogLine !== undefined) {
+        // Whole lines only: a chunk may end mid-line.
+        const from = log.lastIndexOf("\n", start - 1) + 1;
+        const to = log.lastIndexOf("\n");
+        if (to >= from) log.slice(from, to).split("\n").forEach((line) => onLogLine?.(line));
+      }
+      if (!isListening && /running/.test(log)) {
+        isListening = true;
+        onLogLine = options.onLogLine;
+        sawListening();
+      }
     }
   })();
 
@@ -172,8 +200,10 @@ export async function startMosquitto(options: StartMosquittoOptions): Promise<Mo
   let stopping: Promise<void> | undefined;
   const broker: MosquittoBroker = {
     url: `mqtts://127.0.0.1:${port}`,
+    pid: child.pid,
     log: () => log,
     stop() {
+      onLogLine = undefined;
       stopping ??= (async () => {
         try {
           child.kill("SIGTERM");

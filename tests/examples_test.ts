@@ -72,8 +72,9 @@ function examples(): string[] {
   return names.sort();
 }
 
-async function runToCompletion(name: string, expectation: Expectation): Promise<void> {
-  const output = await new Deno.Command(Deno.execPath(), {
+/** `deno run` of an example as a user would, killed after {@link TIMEOUT_MS}. */
+function exampleCommand(name: string, expectation: Expectation): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, `examples/${name}`, ...(expectation.args ?? [])],
     cwd: ROOT,
     clearEnv: true,
@@ -81,7 +82,11 @@ async function runToCompletion(name: string, expectation: Expectation): Promise<
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(TIMEOUT_MS),
-  }).output();
+  });
+}
+
+async function runToCompletion(name: string, expectation: Expectation): Promise<void> {
+  const output = await exampleCommand(name, expectation).output();
   const stdout = new TextDecoder().decode(output.stdout);
   const stderr = new TextDecoder().decode(output.stderr);
   const context = `examples/${name}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`;
@@ -90,15 +95,7 @@ async function runToCompletion(name: string, expectation: Expectation): Promise<
 }
 
 async function runUntilReady(name: string, expectation: Expectation): Promise<void> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, `examples/${name}`, ...(expectation.args ?? [])],
-    cwd: ROOT,
-    clearEnv: true,
-    env: exampleEnv(),
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  }).spawn();
+  const child = exampleCommand(name, expectation).spawn();
   const stderrText = new Response(child.stderr).text();
   let stdout = "";
   const decoder = new TextDecoder();

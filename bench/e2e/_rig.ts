@@ -8,7 +8,7 @@
  * @module
  */
 import { createTestCa, type TestCa, type TestKeyPair } from "../../tests/_certs.ts";
-import { MOSQUITTO_PATH } from "../../tests/_mosquitto.ts";
+import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../../tests/_mosquitto.ts";
 import { type DevBroker, startBroker } from "../../dev_server/broker.ts";
 import type { QoS } from "../../src/interface/interface.ts";
 import { epochMs } from "./_interfaces.ts";
@@ -68,125 +68,6 @@ export interface RigOptions {
   readonly subscriberQos?: number;
 }
 
-/** A running mosquitto. */
-interface MosquittoBroker {
-  readonly url: string;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts mosquitto configured like the integration tests' broker (mutual TLS 1.2, identity =
- * certificate CN, each device limited to its own topics, unbounded queues and windows), with
- * no connection limit and the log reduced to errors and warnings.
- */
-async function startMosquitto(options: {
-  caPem: string;
-  serverCertPem: string;
-  serverKeyPem: string;
-  adminIdentities: readonly string[];
-  nodelay: boolean;
-}): Promise<MosquittoBroker> {
-  const dir = await Deno.makeTempDir({ prefix: "bench-mosquitto-" });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const acl = [
-    "pattern readwrite %u",
-    "pattern readwrite %u/#",
-    ...options.adminIdentities.flatMap((id) => ["", `user ${id}`, "topic readwrite #"]),
-    "",
-  ].join("\n");
-  const config = [
-    "per_listener_settings false",
-    "persistence false",
-    "allow_anonymous false",
-    `acl_file ${dir}/acl`,
-    "max_queued_messages 0",
-    "max_inflight_messages 0",
-    "max_connections -1",
-    `set_tcp_nodelay ${options.nodelay}`,
-    "log_dest stderr",
-    "log_type error",
-    "log_type warning",
-    `listener ${port} 127.0.0.1`,
-    `cafile ${dir}/ca.pem`,
-    `certfile ${dir}/server.pem`,
-    `keyfile ${dir}/server.key`,
-    "require_certificate true",
-    "use_identity_as_username true",
-    "tls_version tlsv1.2",
-    "",
-  ].join("\n");
-  await Deno.writeTextFile(`${dir}/ca.pem`, options.caPem);
-  await Deno.writeTextFile(`${dir}/server.pem`, options.serverCertPem);
-  await Deno.writeTextFile(`${dir}/server.key`, options.serverKeyPem);
-  await Deno.writeTextFile(`${dir}/acl`, acl);
-  await Deno.writeTextFile(`${dir}/mosquitto.conf`, config);
-  // Started as root, mosquitto drops to user "mosquitto" before reading its files.
-  if (Deno.uid() === 0) {
-    const id = (flag: string) =>
-      new TextDecoder().decode(
-        new Deno.Command("id", { args: [flag, "mosquitto"], stdout: "piped" }).outputSync().stdout,
-      );
-    const uid = Number(id("-u"));
-    const gid = Number(id("-g"));
-    if (uid > 0 && gid > 0) {
-      for (const name of ["", "/ca.pem", "/server.pem", "/server.key", "/acl", "/mosquitto.conf"]) {
-        await Deno.chown(dir + name, uid, gid);
-      }
-    }
-  }
-  const child = new Deno.Command(MOSQUITTO_PATH!, {
-    args: ["-c", `${dir}/mosquitto.conf`],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  // The broker's errors and warnings, less the one the readiness probe below causes.
-  const forwarding = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({
-      write(text) {
-        const lines = text.split("\n").filter((l) => l !== "" && !/unexpected eof/.test(l));
-        if (lines.length > 0) console.error(lines.map((l) => `  [mosquitto] ${l}`).join("\n"));
-      },
-    }),
-  ).catch(() => {});
-  // Listening once a TCP connection is accepted (bounded wait).
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const probe = await Deno.connect({ hostname: "127.0.0.1", port });
-      probe.close();
-      break;
-    } catch (error) {
-      if (Date.now() > deadline) {
-        child.kill("SIGKILL");
-        await child.status;
-        await forwarding;
-        throw new Error(`mosquitto did not listen within 10 s: ${error}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  let stopping: Promise<void> | undefined;
-  return {
-    url: `mqtts://127.0.0.1:${port}`,
-    pid: child.pid,
-    stop: () =>
-      stopping ??= (async () => {
-        try {
-          child.kill("SIGTERM");
-        } catch {
-          // already exited
-        }
-        await child.status;
-        await forwarding;
-        await Deno.remove(dir, { recursive: true });
-      })(),
-  };
-}
-
 const peerUrl = new URL("./peer.ts", import.meta.url);
 
 /**
@@ -201,12 +82,17 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const admin = await ca.issueClient(ADMIN);
   const useMosquitto = MOSQUITTO_PATH !== undefined && options.aedes !== true;
   if (useMosquitto) {
+    // The integration tests' broker, with no connection limit and only its errors and warnings
+    // printed (no line per connection).
     const broker = await startMosquitto({
       caPem: ca.caPem,
       serverCertPem: server.certificatePem,
       serverKeyPem: server.privateKeyPem,
       adminIdentities: [ADMIN],
-      nodelay: options.nodelay ?? false,
+      tcpNoDelay: options.nodelay ?? false,
+      maxConnections: -1,
+      connectionLog: false,
+      onLogLine: (line) => console.error(`  [mosquitto] ${line}`),
     });
     const sink = await startPeer(
       broker,

@@ -364,16 +364,15 @@ export class FileStore implements FullStore {
     }
   }
 
-  /**
-   * Completes the writes already called, then releases the files and the directory lock.
-   * Idempotent; other methods reject once it was called.
-   */
   /** Same as `close()`, for `await using` and the `Store` contract. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 
-  /** Flushes pending writes and closes the files. Same as `await using`. */
+  /**
+   * Completes the writes already called, then releases the files and the directory lock.
+   * Idempotent; other methods reject once it was called. Same as `await using`.
+   */
   close(): Promise<void> {
     this.#closed = true;
     this.#closing ??= this.#shutdown();

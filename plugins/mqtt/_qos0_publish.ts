@@ -87,20 +87,26 @@ export function tryWriteQos0Now(
   if (socket.write(encodeQos0Publish(topic, payload))) return Promise.resolve();
   // Buffer full: settle on drain, or fail if the connection closes first (nothing else would).
   return new Promise<void>((resolve, reject) => {
-    const onClose = (): void =>
-      reject(
-        new AstarteError("transport-failed", `Publish on "${topic}" failed: connection closed`),
-      );
-    socket.once("close", onClose);
-    waitDrain(socket, () => {
-      socket.off("close", onClose);
-      resolve();
+    waitDrain(socket, {
+      settle: resolve,
+      fail: () =>
+        reject(
+          new AstarteError("transport-failed", `Publish on "${topic}" failed: connection closed`),
+        ),
     });
   });
 }
 
+/** A publish waiting for its socket to drain. */
+interface DrainWaiter {
+  /** Called on `drain`. */
+  readonly settle: () => void;
+  /** Called when the socket closes first; without it the transport rejects what is pending. */
+  readonly fail?: () => void;
+}
+
 /** Publishes settled once the socket drains, per socket. */
-const drainWaiters = new WeakMap<net.Socket, (() => void)[]>();
+const drainWaiters = new WeakMap<net.Socket, DrainWaiter[]>();
 
 /**
  * Writes a QoS 0 publish on the session's socket once every QoS 1/2 packet accepted before it
@@ -127,7 +133,7 @@ export function writeQos0Publish(
       done(undefined);
       return;
     }
-    waitDrain(socket, () => done(undefined));
+    waitDrain(socket, { settle: () => done(undefined) });
   };
   const store = session.store;
   if (store) store.afterStored(write);
@@ -135,19 +141,28 @@ export function writeQos0Publish(
 }
 
 /**
- * Calls `settle` when the socket's full buffer drains, as MQTT.js does, with one listener per
- * socket. A socket that closes first never calls it: the transport rejects what is pending then.
+ * Calls `waiter.settle` when the socket's full buffer drains, as MQTT.js does, or `waiter.fail`
+ * when it closes first, with one `drain` and one `close` listener per socket however many
+ * publishes wait (so a burst under back-pressure does not pile up listeners).
  */
-function waitDrain(socket: net.Socket, settle: () => void): void {
+function waitDrain(socket: net.Socket, waiter: DrainWaiter): void {
   let waiting = drainWaiters.get(socket);
   if (waiting === undefined) {
-    const list: (() => void)[] = [];
+    const list: DrainWaiter[] = [];
     waiting = list;
     drainWaiters.set(socket, list);
-    socket.once("drain", () => {
+    const onDrain = (): void => {
+      socket.off("close", onClose);
       drainWaiters.delete(socket);
-      for (const wake of list) wake();
-    });
+      for (const w of list) w.settle();
+    };
+    const onClose = (): void => {
+      socket.off("drain", onDrain);
+      drainWaiters.delete(socket);
+      for (const w of list) w.fail?.();
+    };
+    socket.once("drain", onDrain);
+    socket.once("close", onClose);
   }
-  waiting.push(settle);
+  waiting.push(waiter);
 }

@@ -109,3 +109,15 @@ Deno.test("tryWriteQos0Now() rejects when the connection closes before draining"
   socket.destroy();
   await assertRejects(() => written, AstarteError, "connection closed");
 });
+
+Deno.test("tryWriteQos0Now() adds one close listener per socket however many publishes wait", async () => {
+  const { session, socket } = fakeSession({ hold: true });
+  const before = socket.listenerCount("close");
+  const written = Array.from(
+    { length: 20 },
+    () => tryWriteQos0Now(session, "topic", new Uint8Array(32))!,
+  );
+  assertEquals(socket.listenerCount("close"), before + 1);
+  socket.destroy();
+  for (const w of written) await assertRejects(() => w, AstarteError, "connection closed");
+});

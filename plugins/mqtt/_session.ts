@@ -111,13 +111,14 @@ export async function endSession(session: Session, graceful: boolean): Promise<v
 }
 
 /**
- * Hands one publish to MQTT.js on this session, never retained.
+ * Hands one QoS 1/2 publish to MQTT.js on this session, never retained (QoS 0 publishes are
+ * written without MQTT.js: `_qos0_publish.ts`).
  *
  * @param session the connected session
  * @param client its client
- * @param p the publish
+ * @param p the publish (QoS 1 or 2)
  * @param done called once with the error that rejects the publish, or `undefined` on PUBACK
- * (QoS 1), PUBCOMP (QoS 2) or once written to the socket (QoS 0)
+ * (QoS 1) or PUBCOMP (QoS 2)
  */
 export function writePublish(
   session: Session,
@@ -126,28 +127,23 @@ export function writePublish(
   done: (error: AstarteError | undefined) => void,
 ): void {
   const store = session.store;
-  const tag = p.qos > 0 ? store?.expect(p.sampleId) : undefined;
-  const write = () =>
-    client.publish(p.topic, p.payload, { qos: p.qos, retain: false, dup: false }, (error) => {
-      store?.forget(tag);
-      if (tag?.error instanceof AstarteError) {
-        done(tag.error);
-      } else if (error) {
-        done(
-          new AstarteError(
-            "transport-failed",
-            `Publish on "${p.topic}" failed: ${errorText(error)}`,
-            { cause: error },
-          ),
-        );
-      } else {
-        done(undefined);
-      }
-    });
-  // QoS 1/2 packets may wait for a durable write before MQTT.js sends them: a QoS 0 packet
-  // waits for those called before it, so that publishes leave in call order.
-  if (p.qos === 0 && store) store.afterStored(write);
-  else write();
+  const tag = store?.expect(p.sampleId);
+  client.publish(p.topic, p.payload, { qos: p.qos, retain: false, dup: false }, (error) => {
+    store?.forget(tag);
+    if (tag?.error instanceof AstarteError) {
+      done(tag.error);
+    } else if (error) {
+      done(
+        new AstarteError(
+          "transport-failed",
+          `Publish on "${p.topic}" failed: ${errorText(error)}`,
+          { cause: error },
+        ),
+      );
+    } else {
+      done(undefined);
+    }
+  });
 }
 
 /** MQTT control packet names by the type in the high nibble of the first byte. */

@@ -358,16 +358,15 @@ export class SqliteStore implements FullStore {
     });
   }
 
-  /**
-   * Commits the writes already called and closes the database. Idempotent; other methods
-   * reject once it was called.
-   */
   /** Same as `close()`, for `await using` and the `Store` contract. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 
-  /** Flushes pending writes and closes the database. Same as `await using`. */
+  /**
+   * Commits the writes already called and closes the database. Idempotent; other methods
+   * reject once it was called. Same as `await using`.
+   */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#flush();

@@ -1,7 +1,7 @@
 /**
- * Private helpers of `interface.ts`: validation of a whole interface document (spec section 6)
+ * Private helpers of `interface.ts`: validation of a whole interface document (protocol reference §6)
  * into the fields of an `Interface`. The rules of single fields and of mappings live in
- * `_interface_fields.ts` and `_interface_mapping.ts`.
+ * `_fields.ts` and `_mapping.ts`.
  *
  * @module
  */

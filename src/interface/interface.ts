@@ -2,10 +2,10 @@
  * The Astarte interface model: parsing and validating interface JSON documents, and resolving
  * concrete paths to mappings.
  *
- * Validation follows the server's own rules (spec section 6); the decisions where the spec
+ * Validation follows the server's own rules; the decisions where the protocol reference
  * flags a discrepancy are commented where they are applied, in the private modules
- * `_interface_parse.ts` (document), `_interface_mapping.ts` (mappings, endpoint set) and
- * `_interface_fields.ts` (single fields). Path resolution is in `_interface_paths.ts`.
+ * `_parse.ts` (document), `_mapping.ts` (mappings, endpoint set) and
+ * `_fields.ts` (single fields). Path resolution is in `_paths.ts`.
  *
  * @module
  */
@@ -492,7 +492,7 @@ export class Interface {
 }
 
 /**
- * Parses and validates an interface JSON document (spec section 6), applying the defaults.
+ * Parses and validates an interface JSON document against every rule of the interface schema, applying the defaults.
  * Accepts the legacy fields `quality`, `aggregate` and a mapping's `path`; ignores unknown
  * fields; treats `null` as an absent field.
  *

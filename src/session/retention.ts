@@ -176,11 +176,14 @@ export class RetentionQueues {
 
   #evict(): void {
     const now = this.#options.now();
-    const before = this.#volatile.length;
-    const live = this.#volatile.filter((s) => s.expiresAt === 0 || s.expiresAt > now);
-    this.#volatile.length = 0;
-    this.#volatile.push(...live);
-    if (this.#volatile.length < before) this.#reportDropped(before - live.length, "expired");
+    // Compacted in place: `push(...live)` overflows the call stack past ~100,000 samples,
+    // which emptied the queue of a large `volatileCapacity`.
+    const queue = this.#volatile;
+    let kept = 0;
+    for (const s of queue) if (s.expiresAt === 0 || s.expiresAt > now) queue[kept++] = s;
+    const expired = queue.length - kept;
+    queue.length = kept;
+    if (expired > 0) this.#reportDropped(expired, "expired");
     const excess = this.#volatile.length - this.#options.volatileCapacity;
     if (excess > 0) {
       this.#lastEvicted = this.#volatile.splice(0, excess).at(-1);

@@ -3,38 +3,12 @@
  * mutual TLS, and the faults a device must survive (protocol checklist 15-17, 35-37).
  */
 import { assert, assertEquals } from "@std/assert";
-import { Device } from "../../mod.ts";
-import { registerDevice } from "../../plugins/mqtt/pairing/credentials.ts";
-import { generateRandomDeviceId } from "../../src/device_id.ts";
-import { type DevServer, startDevServer } from "../../dev_server/dev_server.ts";
+import { startDevServer } from "../../dev_server/dev_server.ts";
 import type { ReceivedMessage } from "../../testing/realm_server.ts";
 import { ALL, GPS, nextEvent, SENSORS, SETTINGS, VALUES } from "../device/_fixtures.ts";
-import { MemoryStore } from "../../src/memory_store.ts";
+import { connectedDevice } from "./_dev_server_fixtures.ts";
 import type { IncomingData } from "../../src/device.ts";
 import type { ConnectedInfo } from "../../src/types.ts";
-
-async function connectedDevice(server: DevServer): Promise<{ device: Device; deviceId: string }> {
-  const deviceId = generateRandomDeviceId();
-  const credentialsSecret = await registerDevice({
-    deviceId,
-    realm: server.realm,
-    jwt: await server.realmJwt(),
-    pairingUrl: server.pairingUrl,
-  });
-  const device = new Device({
-    deviceId,
-    realm: server.realm,
-    credentialsSecret,
-    pairingUrl: server.pairingUrl,
-    mqtt: { ca: server.caPem },
-    store: new MemoryStore(),
-    interfaces: ALL,
-    codec: "ts",
-    session: { backoff: { initialDelayMs: 5, maxDelayMs: 50 } },
-  });
-  await device.connect();
-  return { device, deviceId };
-}
 
 const kinds = (messages: readonly ReceivedMessage[]) => messages.map((m) => m.kind);
 

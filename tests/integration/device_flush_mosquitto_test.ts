@@ -17,7 +17,7 @@ import type { Store } from "../../src/contracts/store.ts";
 import type { TransportMessage } from "../../src/contracts/transport.ts";
 import { createTestCa, type TestCa } from "../_certs.ts";
 import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../_mosquitto.ts";
-import { listen, type Listened } from "../_listen.ts";
+import { Observer } from "./_mosquitto_observer.ts";
 
 const REALM = "test";
 const DEVICE_ID = "2TBn-jNESuuHamE2Zo1anA";
@@ -48,41 +48,6 @@ const BURST: Interface = parseInterface({
   ),
 });
 
-/** The Astarte side: a privileged client recording every device message. */
-class Observer {
-  readonly messages: TransportMessage[] = [];
-  readonly transport: Listened<MqttTransport>;
-  #waiters: (() => void)[] = [];
-
-  constructor(ca: TestCa, cert: { certificatePem: string; privateKeyPem: string }, url: string) {
-    this.transport = listen(
-      new MqttTransport({
-        ca: ca.caPem,
-        credentials: () => Promise.resolve({ brokerUrl: url, ...cert }),
-      }),
-      {
-        onMessage: (message) => {
-          this.messages.push(message);
-          for (const wake of this.#waiters.splice(0)) wake();
-        },
-        onConnectionLost: () => {},
-      },
-    );
-  }
-
-  async start(): Promise<void> {
-    await this.transport.connect({ realm: "astarte", deviceId: "server", cleanSession: true });
-    await this.transport.subscribe([`${BASE}/#`]);
-  }
-
-  /** Resolves once `count` messages matching `predicate` were recorded. */
-  async waitForCount(predicate: (m: TransportMessage) => boolean, count: number): Promise<void> {
-    while (this.messages.filter(predicate).length < count) {
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
-}
-
 interface Rig {
   ca: TestCa;
   broker: MosquittoBroker;
@@ -100,7 +65,7 @@ async function withRig(fn: (rig: Rig) => Promise<void>): Promise<void> {
     adminIdentities: [ADMIN],
   });
   const deviceCert = await ca.issueClient(BASE);
-  const observer = new Observer(ca, await ca.issueClient(ADMIN), broker.url);
+  const observer = new Observer(ca, await ca.issueClient(ADMIN), () => broker.url, [`${BASE}/#`]);
   try {
     await observer.start();
     await fn({ ca, broker, observer, deviceCert });

@@ -16,7 +16,7 @@ import { MOSQUITTO_PATH, type MosquittoBroker, startMosquitto } from "../_mosqui
 import { ALL, GPS, MESSAGES, nextEvent, SENSORS, SETTINGS, VALUES } from "../device/_fixtures.ts";
 import type { IncomingData } from "../../src/device.ts";
 import type { ConnectedInfo } from "../../src/types.ts";
-import { listen, type Listened } from "../_listen.ts";
+import { Observer } from "./_mosquitto_observer.ts";
 
 const REALM = "test";
 const DEVICE_ID = "2TBn-jNESuuHamE2Zo1anA";
@@ -24,43 +24,6 @@ const BASE = `${REALM}/${DEVICE_ID}`;
 const ADMIN = "astarte/server";
 const ignore = MOSQUITTO_PATH === undefined;
 if (ignore) console.warn("mosquitto is not installed: skipping the Device-on-mosquitto tests");
-
-/** The Astarte side: a privileged MQTT client that records every device message. */
-class Observer {
-  readonly messages: TransportMessage[] = [];
-  readonly transport: Listened<MqttTransport>;
-  #waiters: (() => void)[] = [];
-
-  constructor(ca: TestCa, certificatePem: string, privateKeyPem: string, url: () => string) {
-    this.transport = listen(
-      new MqttTransport({
-        ca: ca.caPem,
-        credentials: () => Promise.resolve({ brokerUrl: url(), certificatePem, privateKeyPem }),
-      }),
-      {
-        onMessage: (message) => {
-          this.messages.push(message);
-          for (const wake of this.#waiters.splice(0)) wake();
-        },
-        onConnectionLost: () => {},
-      },
-    );
-  }
-
-  async start(): Promise<void> {
-    await this.transport.connect({ realm: "astarte", deviceId: "server", cleanSession: true });
-    await this.transport.subscribe([BASE, `${BASE}/#`]);
-  }
-
-  /** Resolves once a recorded message satisfies `predicate`. */
-  async waitFor(predicate: (m: TransportMessage) => boolean): Promise<TransportMessage> {
-    for (;;) {
-      const found = this.messages.find(predicate);
-      if (found) return found;
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-  }
-}
 
 interface Rig {
   ca: TestCa;
@@ -99,12 +62,7 @@ async function withRig(fn: (rig: Rig) => Promise<void>): Promise<void> {
     }),
     session: { backoff: { initialDelayMs: 10, maxDelayMs: 100 } },
   });
-  const observer = new Observer(
-    ca,
-    adminCert.certificatePem,
-    adminCert.privateKeyPem,
-    () => broker.url,
-  );
+  const observer = new Observer(ca, adminCert, () => broker.url, [BASE, `${BASE}/#`]);
   try {
     await observer.start();
     await fn({
